@@ -1,0 +1,214 @@
+#include "daemon/config.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <limits>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+namespace rock {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view kDefaultConfig =
+#include "default_config.inc"
+    ;
+
+std::string JoinKey(std::string_view parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : std::string(parent) + "." + std::string(key);
+}
+
+std::string_view TypeName(const json& value) {
+  if (value.is_number_unsigned()) return "non-negative integer";
+  if (value.is_number_integer()) return "integer";
+  return value.type_name();
+}
+
+// Overlays `src` onto `dst`, accepting only keys that exist in `dst` with a compatible type.
+Status MergeKnownKeys(json& dst, const json& src, std::string_view path) {
+  for (const auto& [key, value] : src.items()) {
+    const std::string full = JoinKey(path, key);
+    auto it = dst.find(key);
+    if (it == dst.end()) {
+      std::string known;
+      for (const auto& [k, unused] : dst.items()) known += (known.empty() ? "" : ", ") + k;
+      return InvalidArgument("unknown key '" + full + "' (known here: " + known + ")");
+    }
+    json& target = *it;
+    if (target.is_object()) {
+      if (!value.is_object()) {
+        return InvalidArgument("'" + full + "' must be an object, got " + std::string(TypeName(value)));
+      }
+      if (Status s = MergeKnownKeys(target, value, full); !s.ok()) return s;
+      continue;
+    }
+    // Defaults that are unsigned integers take only non-negative integers; strings take
+    // strings; booleans take booleans. Floats are never accepted where integers belong.
+    const bool compatible = (target.is_number_unsigned() && value.is_number_unsigned()) ||
+                            (target.is_string() && value.is_string()) ||
+                            (target.is_boolean() && value.is_boolean());
+    if (!compatible) {
+      return InvalidArgument("'" + full + "' must be a " + std::string(TypeName(target)) + ", got " +
+                             std::string(TypeName(value)) + " " + value.dump());
+    }
+    target = value;
+  }
+  return Status::Ok();
+}
+
+Status TakeU32(const json& section, std::string_view path, const char* key, uint32_t* out) {
+  const uint64_t value = section.at(key).get<uint64_t>();
+  if (value > std::numeric_limits<uint32_t>::max()) {
+    return InvalidArgument("'" + JoinKey(path, key) + "' is too large: " + std::to_string(value));
+  }
+  *out = static_cast<uint32_t>(value);
+  return Status::Ok();
+}
+
+Status CheckRange(std::string_view key, uint64_t value, uint64_t lo, uint64_t hi) {
+  if (value >= lo && value <= hi) return Status::Ok();
+  return InvalidArgument("'" + std::string(key) + "' must be between " + std::to_string(lo) + " and " +
+                         std::to_string(hi) + ", got " + std::to_string(value));
+}
+
+StatusOr<Config> FromJson(const json& j) {
+  Config c;
+  c.data_dir = j.at("data_dir").get<std::string>();
+  c.log_level = j.at("log_level").get<std::string>();
+
+  const json& http = j.at("http");
+  auto listen = ParseListenAddress(http.at("listen").get<std::string>());
+  if (!listen.ok()) return listen.status().WithContext("'http.listen'");
+  c.http.listen = *listen;
+  c.http.max_body_bytes = http.at("max_body_bytes").get<uint64_t>();
+  c.http.max_header_bytes = http.at("max_header_bytes").get<uint64_t>();
+  for (auto [key, field] : std::array<std::pair<const char*, uint32_t*>, 5>{{
+           {"threads", &c.http.threads},
+           {"header_timeout_ms", &c.http.header_timeout_ms},
+           {"body_timeout_ms", &c.http.body_timeout_ms},
+           {"idle_timeout_ms", &c.http.idle_timeout_ms},
+           {"write_timeout_ms", &c.http.write_timeout_ms},
+       }}) {
+    if (Status s = TakeU32(http, "http", key, field); !s.ok()) return s;
+  }
+
+  c.auth_token = j.at("auth").at("token").get<std::string>();
+
+  const json& events = j.at("events");
+  if (Status s = TakeU32(events, "events", "client_queue_messages", &c.events.client_queue_messages); !s.ok()) {
+    return s;
+  }
+  if (Status s = TakeU32(events, "events", "stats_interval_ms", &c.events.stats_interval_ms); !s.ok()) return s;
+  if (Status s = TakeU32(j.at("store"), "store", "batch_max", &c.store_batch_max); !s.ok()) return s;
+  c.dashboard_dir = j.at("dashboard").at("dir").get<std::string>();
+  if (Status s = TakeU32(j.at("shutdown"), "shutdown", "drain_timeout_ms", &c.drain_timeout_ms); !s.ok()) return s;
+  return c;
+}
+
+}  // namespace
+
+StatusOr<ListenAddress> ParseListenAddress(std::string_view text) {
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return InvalidArgument("expected [IPV6]:PORT, got '" + std::string(text) + "'");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) {
+      return InvalidArgument("expected HOST:PORT, got '" + std::string(text) + "'");
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned value = 0;
+  const auto [end, err] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (host.empty() || port.empty() || err != std::errc() || end != port.data() + port.size() || value > 65535) {
+    return InvalidArgument("expected HOST:PORT with a port from 0 to 65535, got '" + std::string(text) + "'");
+  }
+  return ListenAddress{std::string(host), static_cast<uint16_t>(value)};
+}
+
+std::string_view DefaultConfigJson() { return kDefaultConfig; }
+
+StatusOr<Config> LoadConfig(std::string_view overlay, std::string_view source) {
+  json merged = json::parse(kDefaultConfig);
+  if (!overlay.empty()) {
+    json user;
+    try {
+      user = json::parse(overlay);
+    } catch (const json::parse_error& e) {
+      return InvalidArgument(std::string(source) + ": invalid JSON: " + e.what());
+    }
+    if (!user.is_object()) return InvalidArgument(std::string(source) + ": the top level must be a JSON object");
+    if (Status s = MergeKnownKeys(merged, user, ""); !s.ok()) return s.WithContext(source);
+  }
+  auto config = FromJson(merged);
+  if (!config.ok()) return config.status().WithContext(source.empty() ? "defaults" : source);
+  if (Status s = ValidateConfig(*config); !s.ok()) return s.WithContext(source.empty() ? "defaults" : source);
+  return config;
+}
+
+Status ValidateConfig(const Config& c) {
+  if (c.data_dir.empty()) return InvalidArgument("'data_dir' must not be empty");
+  static constexpr std::array<std::string_view, 7> kLevels = {"trace", "debug", "info", "warn",
+                                                              "error", "critical", "off"};
+  if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
+    return InvalidArgument("'log_level' must be one of trace, debug, info, warn, error, critical, off; got '" +
+                           c.log_level + "'");
+  }
+  constexpr uint64_t kDay = 24ull * 3600 * 1000;
+  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 11> ranges = {{
+      {"http.threads", c.http.threads, 1, 64},
+      {"http.max_body_bytes", c.http.max_body_bytes, 1, 1ull << 30},
+      {"http.max_header_bytes", c.http.max_header_bytes, 1024, 1ull << 20},
+      {"http.header_timeout_ms", c.http.header_timeout_ms, 1, kDay},
+      {"http.body_timeout_ms", c.http.body_timeout_ms, 1, kDay},
+      {"http.idle_timeout_ms", c.http.idle_timeout_ms, 1, kDay},
+      {"http.write_timeout_ms", c.http.write_timeout_ms, 1, kDay},
+      {"events.client_queue_messages", c.events.client_queue_messages, 1, 1'000'000},
+      {"events.stats_interval_ms", c.events.stats_interval_ms, 1, kDay},
+      {"store.batch_max", c.store_batch_max, 1, 100'000},
+      {"shutdown.drain_timeout_ms", c.drain_timeout_ms, 1, 60'000},
+  }};
+  for (const auto& [key, value, lo, hi] : ranges) {
+    if (Status s = CheckRange(key, value, lo, hi); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+nlohmann::json ConfigToJson(const Config& c) {
+  const std::string listen = c.http.listen.host.find(':') != std::string::npos
+                                 ? "[" + c.http.listen.host + "]:" + std::to_string(c.http.listen.port)
+                                 : c.http.listen.host + ":" + std::to_string(c.http.listen.port);
+  return json{
+      {"data_dir", c.data_dir},
+      {"log_level", c.log_level},
+      {"http",
+       {{"listen", listen},
+        {"threads", c.http.threads},
+        {"max_body_bytes", c.http.max_body_bytes},
+        {"max_header_bytes", c.http.max_header_bytes},
+        {"header_timeout_ms", c.http.header_timeout_ms},
+        {"body_timeout_ms", c.http.body_timeout_ms},
+        {"idle_timeout_ms", c.http.idle_timeout_ms},
+        {"write_timeout_ms", c.http.write_timeout_ms}}},
+      // The token is a secret: printed configs end up in logs and tickets.
+      {"auth", {{"token", c.auth_token.empty() ? "" : "<redacted>"}}},
+      {"events",
+       {{"client_queue_messages", c.events.client_queue_messages},
+        {"stats_interval_ms", c.events.stats_interval_ms}}},
+      {"store", {{"batch_max", c.store_batch_max}}},
+      {"dashboard", {{"dir", c.dashboard_dir}}},
+      {"shutdown", {{"drain_timeout_ms", c.drain_timeout_ms}}},
+  };
+}
+
+}  // namespace rock

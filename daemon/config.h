@@ -1,0 +1,66 @@
+// rockd's configuration: the embedded defaults (daemon/rockd.default.json) overlaid with an
+// optional JSON file and then with command-line flags. Unknown keys, wrong types and values
+// out of range are refused with a message that names the key, so a typo never silently
+// falls back to a default.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/status.h"
+
+namespace rock {
+
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;  // 0 asks the kernel for a free port
+};
+
+// "127.0.0.1:8080", "[::1]:0", "localhost:9000".
+StatusOr<ListenAddress> ParseListenAddress(std::string_view text);
+
+struct HttpConfig {
+  ListenAddress listen;
+  uint32_t threads = 0;
+  uint64_t max_body_bytes = 0;
+  uint64_t max_header_bytes = 0;
+  uint32_t header_timeout_ms = 0;  // whole request head must arrive within this (slowloris)
+  uint32_t body_timeout_ms = 0;
+  uint32_t idle_timeout_ms = 0;  // keep-alive connection with no request
+  uint32_t write_timeout_ms = 0;
+};
+
+struct EventsConfig {
+  uint32_t client_queue_messages = 0;  // a /ws/events client further behind is dropped
+  uint32_t stats_interval_ms = 0;
+};
+
+struct Config {
+  std::string data_dir;
+  std::string log_level;
+  HttpConfig http;
+  std::string auth_token;  // empty: no auth
+  EventsConfig events;
+  uint32_t store_batch_max = 0;
+  std::string dashboard_dir;  // empty: found next to the binary
+  uint32_t drain_timeout_ms = 0;
+};
+
+// The defaults compiled into the binary, as JSON text.
+std::string_view DefaultConfigJson();
+
+// Parses `overlay` (JSON text; empty means none) on top of the embedded defaults.
+// `source` names the overlay in error messages ("/etc/rockd/rockd.json").
+StatusOr<Config> LoadConfig(std::string_view overlay, std::string_view source);
+
+// The effective configuration as JSON, in the file format (for --print-config); a set
+// auth token is shown as "<redacted>".
+nlohmann::json ConfigToJson(const Config& config);
+
+// Checks ranges and enumerations; used after flags have been applied, too.
+Status ValidateConfig(const Config& config);
+
+}  // namespace rock

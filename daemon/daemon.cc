@@ -1,0 +1,231 @@
+#include "daemon/daemon.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "daemon/build_info.h"
+#include "daemon/event_bus.h"
+#include "daemon/events_endpoint.h"
+#include "daemon/http_server.h"
+#include "daemon/metrics.h"
+#include "daemon/router.h"
+#include "daemon/static_files.h"
+#include "daemon/store.h"
+#include "daemon/system_routes.h"
+#include "daemon/systemd_notify.h"
+
+namespace rock {
+namespace {
+
+namespace asio = boost::asio;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Every connection and, later, every sandbox costs descriptors: take the hard limit.
+void RaiseFdLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t wanted = limit.rlim_max;
+  limit.rlim_cur = wanted;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("setrlimit(RLIMIT_NOFILE, {}): {}", wanted, std::strerror(errno));
+  }
+}
+
+// Written to a temporary name and renamed, so a reader never sees a partial port.
+Status WritePortFile(const std::string& path, uint16_t port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) return IoError("write port file " + tmp + " failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return IoError("rename " + tmp + " to " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+void RecordDaemonEvent(Store& store, std::string kind, nlohmann::json detail) {
+  store.Write("record daemon " + kind, [kind, detail = detail.dump(), ts = NowMs()](SQLite::Database& db) {
+    SQLite::Statement insert(db, "INSERT INTO daemon_events (ts, kind, detail_json) VALUES (?, ?, ?)");
+    insert.bind(1, static_cast<int64_t>(ts));
+    insert.bind(2, kind);
+    insert.bind(3, detail);
+    insert.exec();
+  });
+}
+
+class Daemon {
+ public:
+  Daemon(const Config& config, std::unique_ptr<Store> store)
+      : config_(config),
+        store_(std::move(store)),
+        work_(asio::make_work_guard(io_)),
+        signals_(io_, SIGTERM, SIGINT),
+        stats_timer_(io_),
+        drain_deadline_(io_),
+        watchdog_(io_),
+        server_(io_, ServerOptions(config), router_, metrics_) {}
+
+  int Run(const std::string& port_file) {
+    AddSystemRoutes(router_, {config_, metrics_, *store_, ready_, port_, started_});
+    ServeDashboard();
+    server_.AddWebSocket("/ws/events", MakeEventsEndpoint(bus_));
+    if (Status s = server_.Listen(); !s.ok()) {
+      spdlog::critical("cannot serve HTTP: {}", s.message());
+      return 1;
+    }
+    port_ = server_.port();
+    if (!port_file.empty()) {
+      if (Status s = WritePortFile(port_file, port_); !s.ok()) {
+        spdlog::critical("{}", s.message());
+        return 1;
+      }
+    }
+    server_.Start();
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (!ec) Shutdown(signal);
+    });
+    TickStats();
+
+    std::vector<std::jthread> threads;
+    for (uint32_t i = 1; i < config_.http.threads; ++i) threads.emplace_back([this] { io_.run(); });
+    ready_ = true;
+    RecordDaemonEvent(*store_, "start", {{"version", build_info::Version()}, {"pid", getpid()}, {"port", port_.load()}});
+    spdlog::info("rockd {} ({}) serving on http://{}:{}/ with data in {}", build_info::Version(),
+                 build_info::GitRevision(), config_.http.listen.host, port_.load(), config_.data_dir);
+    NotifyReady("serving on port " + std::to_string(port_.load()));
+    if (const auto interval = watchdog_.Start(); interval.count() > 0) {
+      spdlog::info("systemd watchdog: pinging every {} ms", interval.count() / 1000);
+    }
+    io_.run();
+    threads.clear();
+
+    RecordDaemonEvent(*store_, "stop", {{"signal", stop_signal_}});
+    if (Status s = store_->Flush(); !s.ok()) {
+      spdlog::error("flushing the store at shutdown: {}", s.message());
+      return 1;
+    }
+    spdlog::info("rockd stopped");
+    return 0;
+  }
+
+ private:
+  static HttpServerOptions ServerOptions(const Config& config) {
+    HttpServerOptions options;
+    options.listen = config.http.listen;
+    options.max_body_bytes = config.http.max_body_bytes;
+    options.max_header_bytes = config.http.max_header_bytes;
+    options.header_timeout = std::chrono::milliseconds(config.http.header_timeout_ms);
+    options.body_timeout = std::chrono::milliseconds(config.http.body_timeout_ms);
+    options.idle_timeout = std::chrono::milliseconds(config.http.idle_timeout_ms);
+    options.write_timeout = std::chrono::milliseconds(config.http.write_timeout_ms);
+    options.ws_queue_messages = config.events.client_queue_messages;
+    options.auth_token = config.auth_token;
+    return options;
+  }
+
+  void ServeDashboard() {
+    const auto dir = DashboardDir(config_.dashboard_dir);
+    auto files = StaticFiles::Load(dir);
+    if (!files.ok()) {
+      spdlog::warn("dashboard not served: {}", files.status().message());
+      return;
+    }
+    spdlog::info("serving the dashboard from {} ({} files)", dir.string(), files->size());
+    static_files_ = std::move(files).value();
+    router_.SetFallback([this](const HttpRequest& request, const PathParams&, Respond respond) {
+      respond(static_files_->Serve(request));
+    });
+  }
+
+  void TickStats() {
+    stats_timer_.expires_after(std::chrono::milliseconds(config_.events.stats_interval_ms));
+    stats_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      bus_.Publish("stats", {{"uptime_s", std::chrono::duration<double>(std::chrono::system_clock::now() - started_).count()},
+                             {"event_clients", bus_.subscribers()}});
+      TickStats();
+    });
+  }
+
+  void Shutdown(int signal) {
+    stop_signal_ = signal;
+    spdlog::info("received {}, draining connections", strsignal(signal));
+    ready_ = false;
+    NotifyStopping();
+    watchdog_.Stop();
+    stats_timer_.cancel();
+    bus_.Publish("shutdown", {{"signal", strsignal(signal)}});
+    drain_deadline_.expires_after(std::chrono::milliseconds(config_.drain_timeout_ms));
+    drain_deadline_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      spdlog::warn("connections still open after {} ms; closing them", config_.drain_timeout_ms);
+      io_.stop();
+    });
+    server_.Drain([this] {
+      drain_deadline_.cancel();
+      work_.reset();
+      io_.stop();
+    });
+    // A second signal means "now".
+    signals_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (!ec) io_.stop();
+    });
+  }
+
+  const Config& config_;
+  std::unique_ptr<Store> store_;
+  const std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+  std::atomic<bool> ready_{false};
+  std::atomic<uint16_t> port_{0};
+  int stop_signal_ = 0;
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::signal_set signals_;
+  asio::steady_timer stats_timer_;
+  asio::steady_timer drain_deadline_;
+  Watchdog watchdog_;
+  Metrics metrics_;
+  EventBus bus_;
+  Router router_;
+  std::optional<StaticFiles> static_files_;
+  HttpServer server_;
+};
+
+}  // namespace
+
+int RunDaemon(const Config& config, const std::string& port_file) {
+  RaiseFdLimit();
+  auto store = Store::Open(config.data_dir, StoreOptions{config.store_batch_max});
+  if (!store.ok()) {
+    spdlog::critical("cannot open the store: {}", store.status().message());
+    return 1;
+  }
+  Daemon daemon(config, std::move(store).value());
+  return daemon.Run(port_file);
+}
+
+}  // namespace rock

@@ -1,0 +1,93 @@
+// rockd's HTTP/1.1 + WebSocket server (Boost.Beast), the only place Beast is compiled.
+//
+// One session per connection on its own strand. The whole request head must arrive within
+// header_timeout (slowloris), the body within body_timeout; a keep-alive connection with no
+// request for idle_timeout is closed. Oversized heads get 431, bodies 413, malformed requests
+// 400, all with the JSON error envelope, and the connection is closed since its framing can no
+// longer be trusted.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "daemon/config.h"
+#include "daemon/http_message.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace rock {
+
+class Metrics;
+class Router;
+
+struct HttpServerOptions {
+  ListenAddress listen;
+  uint64_t max_body_bytes = 8 << 20;
+  uint64_t max_header_bytes = 16 << 10;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds write_timeout{30'000};
+  // Messages a WebSocket client may have queued before it is dropped as too slow.
+  std::size_t ws_queue_messages = 1024;
+  // When non-empty, /api/*, /apis/* and /ws/* need "Authorization: Bearer <token>".
+  std::string auth_token;
+};
+
+// The server's side of one WebSocket connection. Thread-safe.
+class WsChannel {
+ public:
+  virtual ~WsChannel() = default;
+  // Queues a message; a client already `ws_queue_messages` behind is disconnected instead.
+  virtual void Send(std::shared_ptr<const std::string> message, bool binary) = 0;
+  virtual void Close() = 0;
+};
+
+// An endpoint's side of one WebSocket connection. Called on the connection's strand.
+class WsHandler {
+ public:
+  virtual ~WsHandler() = default;
+  virtual void OnMessage(std::string_view message, bool binary) = 0;
+  virtual void OnClose() = 0;
+};
+
+using WsEndpoint = std::function<std::shared_ptr<WsHandler>(std::shared_ptr<WsChannel>, const HttpRequest&)>;
+
+class HttpServer {
+ public:
+  // `router` and `metrics` must outlive the server.
+  HttpServer(boost::asio::io_context& io, HttpServerOptions options, const Router& router, Metrics& metrics);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Before Start(): serve WebSocket upgrades of `path` with `endpoint`.
+  void AddWebSocket(std::string path, WsEndpoint endpoint);
+
+  // Binds and listens; the error names the address.
+  Status Listen();
+  uint16_t port() const;
+  void Start();
+
+  // Stops accepting, closes idle connections and WebSockets, lets in-flight requests finish
+  // (answered with "Connection: close"); `done` runs once no connection is left.
+  void Drain(std::function<void()> done);
+
+  // Opaque; public only so the connection classes in http_server.cc can name it.
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// Constant-time comparison of a presented bearer token with the configured one.
+bool TokenMatches(std::string_view presented, std::string_view expected);
+
+}  // namespace rock

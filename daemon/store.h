@@ -1,0 +1,67 @@
+// The durable store: one SQLite database in WAL mode under the data dir.
+//
+// Writes go through a single writer thread that commits them in batched transactions, so
+// callers on Asio threads never block on fsync. Reads use their own connection and may run
+// on any thread (WAL lets them proceed while the writer commits).
+//
+// Opening refuses, with a message that names the file, a database that is locked by another
+// process, corrupt, or from a newer schema: nothing is ever silently recreated.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace rock {
+
+struct StoreOptions {
+  // Largest number of queued writes committed in one transaction.
+  std::size_t batch_max = 256;
+};
+
+class Store {
+ public:
+  // A queued write. It runs on the writer thread inside a transaction; throwing (SQLite::Exception
+  // or std::exception) rolls back this write only and is logged with `what`.
+  using WriteJob = std::function<void(SQLite::Database&)>;
+
+  // Opens (creating if absent) `<data_dir>/rockd.db`, takes the data dir's lock file, checks
+  // integrity and applies pending schema migrations.
+  static StatusOr<std::unique_ptr<Store>> Open(const std::filesystem::path& data_dir,
+                                               StoreOptions options = {});
+
+  // Flushes pending writes, stops the writer thread and closes the database.
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Queues `job`; `what` names it in logs if it fails. Thread-safe, never blocks on I/O.
+  void Write(std::string what, WriteJob job);
+
+  // Blocks until every write queued before the call is committed. Returns the first failure
+  // of a commit since the last Flush, if any.
+  Status Flush();
+
+  // Runs `fn` with the read connection (serialized by a mutex). Exceptions from `fn` are
+  // returned as a Status with `what` as context.
+  Status Read(std::string_view what, const std::function<void(SQLite::Database&)>& fn);
+
+  int schema_version() const;
+  const std::filesystem::path& path() const;
+
+  // The schema version this build writes; a database newer than this is refused.
+  static int LatestSchemaVersion();
+
+ private:
+  class Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rock

@@ -1,0 +1,58 @@
+#include "daemon/system_routes.h"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/build_info.h"
+#include "daemon/metrics.h"
+#include "daemon/router.h"
+#include "daemon/store.h"
+
+namespace rock {
+
+void AddSystemRoutes(Router& router, const SystemRoutesContext& context) {
+  router.AddSync("GET", "/healthz", [](const HttpRequest&, const PathParams&) {
+    static const std::string kBody = R"({"status":"ok"})";
+    HttpResponse response;
+    response.body = kBody;
+    return response;
+  });
+
+  router.AddSync("GET", "/readyz", [&ready = context.ready](const HttpRequest&, const PathParams&) {
+    if (!ready.load()) return ErrorResponse(503, "unavailable", "rockd is starting: store or listener not ready");
+    return JsonResponse(200, {{"status", "ready"}});
+  });
+
+  router.AddSync("GET", "/metrics", [&metrics = context.metrics](const HttpRequest&, const PathParams&) {
+    HttpResponse response;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metrics.Serialize();
+    return response;
+  });
+
+  router.AddSync("GET", "/api/v1/info", [context](const HttpRequest&, const PathParams&) {
+    const auto now = std::chrono::system_clock::now();
+    const auto ms = [](std::chrono::system_clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    };
+    return JsonResponse(
+        200, {{"name", "rockd"},
+              {"version", build_info::Version()},
+              {"git_revision", build_info::GitRevision()},
+              {"build",
+               {{"type", build_info::BuildType()},
+                {"compiler", build_info::Compiler()},
+                {"cuda", build_info::CudaEnabled()},
+                {"sanitizers", build_info::SanitizersEnabled()}}},
+              {"pid", getpid()},
+              {"started_at_ms", ms(context.started)},
+              {"uptime_s", std::chrono::duration<double>(now - context.started).count()},
+              {"listen", {{"host", context.config.http.listen.host}, {"port", context.port.load()}}},
+              {"data_dir", context.config.data_dir},
+              {"store", {{"path", context.store.path().string()}, {"schema_version", context.store.schema_version()}}},
+              {"auth", !context.config.auth_token.empty()}});
+  });
+}
+
+}  // namespace rock

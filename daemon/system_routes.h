@@ -1,0 +1,29 @@
+// Liveness, readiness, metrics and build/runtime info: GET /healthz, /readyz, /metrics,
+// /api/v1/info.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include "daemon/config.h"
+
+namespace rock {
+
+class Metrics;
+class Router;
+class Store;
+
+struct SystemRoutesContext {
+  const Config& config;
+  Metrics& metrics;
+  Store& store;
+  const std::atomic<bool>& ready;
+  const std::atomic<uint16_t>& port;
+  std::chrono::system_clock::time_point started;
+};
+
+// The context's references must outlive the router.
+void AddSystemRoutes(Router& router, const SystemRoutesContext& context);
+
+}  // namespace rock
