@@ -16,4 +16,19 @@ void InitLogging(std::string_view level) {
   spdlog::set_default_logger(std::move(logger));
 }
 
+void SetLogLevel(std::string_view level) { spdlog::set_level(spdlog::level::from_str(std::string(level))); }
+
+std::string_view CurrentLogLevel() {
+  // spdlog says "warning" for what it parses from "warn"; answer in the config's names.
+  switch (spdlog::get_level()) {
+    case spdlog::level::trace: return "trace";
+    case spdlog::level::debug: return "debug";
+    case spdlog::level::info: return "info";
+    case spdlog::level::warn: return "warn";
+    case spdlog::level::err: return "error";
+    case spdlog::level::critical: return "critical";
+    default: return "off";
+  }
+}
+
 }  // namespace rock

@@ -8,4 +8,9 @@ namespace rock {
 // `level` is one of trace, debug, info, warn, error, critical, off (validated by the caller).
 void InitLogging(std::string_view level);
 
+// Changes the level of the running process; `level` as for InitLogging.
+void SetLogLevel(std::string_view level);
+// The current level, in the same names InitLogging takes.
+std::string_view CurrentLogLevel();
+
 }  // namespace rock

@@ -156,14 +156,17 @@ StatusOr<Config> LoadConfig(std::string_view overlay, std::string_view source) {
   return config;
 }
 
-Status ValidateConfig(const Config& c) {
-  if (c.data_dir.empty()) return InvalidArgument("'data_dir' must not be empty");
+Status ValidateLogLevel(std::string_view level) {
   static constexpr std::array<std::string_view, 7> kLevels = {"trace", "debug", "info", "warn",
                                                               "error", "critical", "off"};
-  if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
-    return InvalidArgument("'log_level' must be one of trace, debug, info, warn, error, critical, off; got '" +
-                           c.log_level + "'");
-  }
+  if (std::find(kLevels.begin(), kLevels.end(), level) != kLevels.end()) return Status::Ok();
+  return InvalidArgument("'log_level' must be one of trace, debug, info, warn, error, critical, off; got '" +
+                         std::string(level) + "'");
+}
+
+Status ValidateConfig(const Config& c) {
+  if (c.data_dir.empty()) return InvalidArgument("'data_dir' must not be empty");
+  if (Status s = ValidateLogLevel(c.log_level); !s.ok()) return s;
   constexpr uint64_t kDay = 24ull * 3600 * 1000;
   const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 11> ranges = {{
       {"http.threads", c.http.threads, 1, 64},

@@ -60,6 +60,9 @@ StatusOr<Config> LoadConfig(std::string_view overlay, std::string_view source);
 // auth token is shown as "<redacted>".
 nlohmann::json ConfigToJson(const Config& config);
 
+// Accepts trace, debug, info, warn, error, critical and off.
+Status ValidateLogLevel(std::string_view level);
+
 // Checks ranges and enumerations; used after flags have been applied, too.
 Status ValidateConfig(const Config& config);
 

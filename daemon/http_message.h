@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 
@@ -44,6 +44,9 @@ HttpResponse ErrorResponse(int status, std::string_view code, std::string_view m
 
 // The HTTP status that represents a failed Status at the API edge, with its code as `code`.
 HttpResponse ErrorResponse(const Status& status);
+
+// The request body as a JSON object, or InvalidArgument saying what is wrong with it.
+StatusOr<nlohmann::json> ParseJsonObject(const HttpRequest& request);
 
 // Decodes %XX and (in queries) '+'; returns false on a malformed escape.
 bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out);

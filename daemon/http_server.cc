@@ -32,6 +32,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::string_view kServerHeader = "rockd";
+constexpr int kWsSendBuffer = 256 << 10;
 
 bool IsProtectedPath(std::string_view path) {
   return path.starts_with("/api/") || path.starts_with("/apis/") || path.starts_with("/ws/");
@@ -175,6 +176,10 @@ class WsSession : public Connection, public WsChannel, public std::enable_shared
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& response) { response.set(http::field::server, kServerHeader); }));
     ws_.read_message_max(server_->options_.max_body_bytes);
+    // A fixed send buffer (no autotuning to megabytes) keeps what a stalled client can hold
+    // in the kernel small, so its backlog shows up in our bounded queue and it gets dropped.
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(asio::socket_base::send_buffer_size(kWsSendBuffer), ignored);
     handler_ = endpoint(shared_from_this(), request);
     ws_.async_accept(upgrade, [self = shared_from_this()](beast::error_code ec) { self->OnAccept(ec); });
   }

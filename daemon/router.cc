@@ -76,7 +76,9 @@ void Router::Dispatch(const HttpRequest& request, Respond respond, std::string_v
     respond(std::move(response));
     return;
   }
-  if (fallback_ && method == "GET") {
+  const bool api_path = request.path.starts_with("/api/") || request.path.starts_with("/apis/") ||
+                        request.path.starts_with("/ws/");
+  if (fallback_ && method == "GET" && !api_path) {
     *route = "static";
     fallback_(request, params, std::move(respond));
     return;

@@ -26,7 +26,8 @@ class Router {
   void Add(std::string method, std::string_view pattern, Handler handler);
   // For handlers that answer at once.
   void AddSync(std::string method, std::string_view pattern, SyncHandler handler);
-  // Called for GET/HEAD paths that match no route (the dashboard's static files).
+  // Called for GET/HEAD paths that match no route (the dashboard's static files), except
+  // under /api/, /apis/ and /ws/, where an unknown path is always a JSON 404.
   void SetFallback(Handler handler);
 
   // Dispatches `request`. `route` receives the matched pattern (a bounded set, for metric

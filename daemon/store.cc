@@ -47,7 +47,8 @@ Status MakeDataDir(const std::filesystem::path& dir) {
     }
   }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ErrnoError(fmt::format("mkdir({})", dir.string()), errno);
+    const int err = errno;  // before fmt::format, which may clobber it
+    return ErrnoError(fmt::format("mkdir({})", dir.string()), err);
   }
   return Status::Ok();
 }
@@ -61,19 +62,22 @@ class DataDirLock {
  public:
   static StatusOr<DataDirLock> Acquire(const std::filesystem::path& dir) {
     const std::filesystem::path file = dir / kLockFile;
+    // Reads errno before formatting the message, which may clobber it.
+    const auto failed = [&file](std::string_view call) {
+      const int err = errno;
+      return ErrnoError(fmt::format("{}({})", call, file.string()), err);
+    };
     DataDirLock lock(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (lock.fd_ < 0) return ErrnoError(fmt::format("open({})", file.string()), errno);
+    if (lock.fd_ < 0) return failed("open");
     if (::flock(lock.fd_, LOCK_EX | LOCK_NB) != 0) {
-      if (errno != EWOULDBLOCK) return ErrnoError(fmt::format("flock({})", file.string()), errno);
+      if (errno != EWOULDBLOCK) return failed("flock");
       return FailedPrecondition(fmt::format("data dir {} is in use by another rockd (pid {})",
                                             dir.string(), lock.ReadPid()));
     }
     const std::string pid = fmt::format("{}\n", ::getpid());
-    if (::ftruncate(lock.fd_, 0) != 0) {
-      return ErrnoError(fmt::format("ftruncate({})", file.string()), errno);
-    }
+    if (::ftruncate(lock.fd_, 0) != 0) return failed("ftruncate");
     if (::pwrite(lock.fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-      return ErrnoError(fmt::format("pwrite({})", file.string()), errno);
+      return failed("pwrite");
     }
     return lock;
   }
@@ -140,8 +144,8 @@ StatusOr<SQLite::Database> OpenWriteConnection(const std::filesystem::path& file
           "WAL (a local filesystem with shared memory support)",
           file.string(), mode));
     }
-    // NORMAL is durable across a rockd crash in WAL mode; only power loss can drop the last
-    // commits, and it never corrupts the database.
+    // In WAL mode NORMAL keeps every commit across a crash of rockd (kill -9 included); only a
+    // power loss or OS crash can drop the last commits, and never corrupts the database.
     doing = "set PRAGMA synchronous=NORMAL and foreign_keys=ON";
     db.exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON");
     if (Status migrated = schema::Migrate(db, file); !migrated.ok()) return migrated;

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
+#include "common/log.h"
 #include "daemon/build_info.h"
 #include "daemon/metrics.h"
 #include "daemon/router.h"
@@ -29,6 +31,24 @@ void AddSystemRoutes(Router& router, const SystemRoutesContext& context) {
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     response.body = metrics.Serialize();
     return response;
+  });
+
+  // Turning up logging on a live daemon, without a restart that would lose its state.
+  router.AddSync("GET", "/api/v1/log-level", [](const HttpRequest&, const PathParams&) {
+    return JsonResponse(200, {{"level", CurrentLogLevel()}});
+  });
+  router.AddSync("PUT", "/api/v1/log-level", [](const HttpRequest& request, const PathParams&) {
+    auto body = ParseJsonObject(request);
+    if (!body.ok()) return ErrorResponse(body.status());
+    const auto level = body->find("level");
+    if (level == body->end() || !level->is_string()) {
+      return ErrorResponse(InvalidArgument("'level' must be a string"));
+    }
+    const std::string wanted = level->get<std::string>();
+    if (Status s = ValidateLogLevel(wanted); !s.ok()) return ErrorResponse(s);
+    SetLogLevel(wanted);
+    spdlog::info("log level set to {}", wanted);
+    return JsonResponse(200, {{"level", wanted}});
   });
 
   router.AddSync("GET", "/api/v1/info", [context](const HttpRequest&, const PathParams&) {

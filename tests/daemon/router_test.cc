@@ -101,6 +101,9 @@ TEST(Router, FallbackServesUnroutedGetsOnly) {
   EXPECT_EQ(page.response.body, "static:/index.html");
   EXPECT_EQ(page.route, "static");
   EXPECT_EQ(Dispatch(router, Request("POST", "/index.html")).response.status, 404);
+  const auto api = Dispatch(router, Request("GET", "/api/v1/missing"));
+  EXPECT_EQ(api.response.status, 404) << "API paths never fall back to files";
+  EXPECT_EQ(api.route, "unmatched");
 }
 
 TEST(Router, AsyncHandlerMayAnswerLater) {

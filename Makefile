@@ -1,0 +1,52 @@
+# One-command entry points. The real build is CMake (CMakePresets.json); this file only
+# strings the steps together: install missing packages, configure once, build, then act.
+
+ROCKD_LISTEN   ?= 127.0.0.1:8080
+ROCKD_DATA_DIR ?= $(CURDIR)/.rockd
+# Extra arguments for ctest, e.g. make test CTEST_ARGS='-R Healthz'.
+CTEST_ARGS     ?=
+
+.DEFAULT_GOAL := build
+.PHONY: deps build build-asan run test test-asan bench install clean
+
+deps:
+	@scripts/install-deps.sh
+
+# $(call cmake_build,PRESET,BINARY_DIR): configure only when the tree has never been
+# configured (CMake reconfigures by itself when a CMakeLists.txt changes), then build.
+define cmake_build
+	@test -f $(2)/build.ninja || cmake --preset $(1)
+	cmake --build --preset $(1)
+endef
+
+build: deps
+	$(call cmake_build,default,build)
+
+build-asan: deps
+	$(call cmake_build,asan,build-asan)
+
+# rockd runs in the foreground (exec), so Ctrl-C reaches it directly and it drains and exits.
+# A detached watcher (not rockd's child) prints the URL once rockd has written its port.
+run: build
+	@mkdir -p '$(ROCKD_DATA_DIR)'; \
+	listen='$(ROCKD_LISTEN)'; port_file='$(ROCKD_DATA_DIR)/rockd.port'; \
+	rm -f "$$port_file"; \
+	( ( while [ ! -s "$$port_file" ]; do kill -0 $$$$ 2>/dev/null || exit 0; sleep 0.1; done; \
+	    echo "rockd dashboard: http://$${listen%:*}:$$(cat "$$port_file")/" ) & ); \
+	exec build/bin/rockd --listen "$$listen" --port-file "$$port_file" --data-dir '$(ROCKD_DATA_DIR)'
+
+# Integration tests start real servers on ephemeral ports; ctest runs them one at a time.
+test: build
+	ctest --preset default $(CTEST_ARGS)
+
+test-asan: build-asan
+	ctest --preset asan $(CTEST_ARGS)
+
+bench: build
+	bench/http_load.sh
+
+install: build
+	cmake --install build
+
+clean:
+	rm -rf build build-asan
