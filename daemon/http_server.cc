@@ -397,11 +397,11 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       route_ = "unauthorized";
       return Write(Unauthorized());
     }
-    auto once = std::make_shared<std::atomic<bool>>(false);
+    responded_ = false;
     server_->router_.Dispatch(
         request,
-        [self = shared_from_this(), once](HttpResponse response) {
-          if (once->exchange(true)) return;
+        [self = shared_from_this()](HttpResponse response) {
+          if (self->responded_.exchange(true)) return;
           asio::dispatch(self->stream_.get_executor(),
                          [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
         },
@@ -468,6 +468,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   std::string_view route_ = "unmatched";
   std::string_view method_;
   uint64_t served_ = 0;
+  // Guards the one answer per request; handlers may answer from any thread.
+  std::atomic<bool> responded_{false};
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool close_after_ = false;

@@ -94,18 +94,20 @@ void Metrics::ObserveHttp(std::string_view route, std::string_view method, int s
   prometheus::Histogram* histogram = nullptr;
   {
     std::lock_guard lock(cache_mutex_);
-    auto key = std::make_tuple(std::string(route), std::string(method), status);
+    const auto key = std::make_tuple(route.data(), method.data(), status);
     auto it = request_counters_.find(key);
     if (it == request_counters_.end()) {
+      // Family::Add returns the existing child for equal labels, so two addresses holding the
+      // same text share one series.
       auto& added = http_requests_.Add(
           {{"route", std::string(route)}, {"method", std::string(method)}, {"code", std::to_string(status)}});
-      it = request_counters_.emplace(std::move(key), &added).first;
+      it = request_counters_.emplace(key, &added).first;
     }
     counter = it->second;
-    auto hit = duration_histograms_.find(route);
+    auto hit = duration_histograms_.find(route.data());
     if (hit == duration_histograms_.end()) {
       auto& added = http_duration_.Add({{"route", std::string(route)}}, kLatencyBuckets);
-      hit = duration_histograms_.emplace(std::string(route), &added).first;
+      hit = duration_histograms_.emplace(route.data(), &added).first;
     }
     histogram = hit->second;
   }

@@ -26,6 +26,8 @@ class Metrics {
   prometheus::Registry& registry() { return *registry_; }
 
   // Thread-safe. `route` is the route pattern, never the raw path, to bound cardinality.
+  // `route` and `method` must point at storage that outlives the Metrics (route patterns,
+  // literals): the handle cache is keyed by their addresses so the hot path never allocates.
   void ObserveHttp(std::string_view route, std::string_view method, int status, double seconds);
   void WsClientConnected(std::string_view path);
   void WsClientDisconnected(std::string_view path);
@@ -49,8 +51,8 @@ class Metrics {
 
   // Family::Add locks and hashes labels; caching the handles keeps the request path cheap.
   std::mutex cache_mutex_;
-  std::map<std::tuple<std::string, std::string, int>, prometheus::Counter*, std::less<>> request_counters_;
-  std::map<std::string, prometheus::Histogram*, std::less<>> duration_histograms_;
+  std::map<std::tuple<const char*, const char*, int>, prometheus::Counter*> request_counters_;
+  std::map<const char*, prometheus::Histogram*> duration_histograms_;
 };
 
 }  // namespace rock

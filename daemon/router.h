@@ -6,6 +6,7 @@
 // (exec, store reads) never holds an I/O thread. Respond must be called exactly once.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <string>
@@ -43,7 +44,7 @@ class Router {
   };
   static bool Match(const Route& route, const std::vector<std::string_view>& parts, PathParams* params);
 
-  std::vector<Route> routes_;
+  std::deque<Route> routes_;  // deque: patterns keep their address, metrics key on it
   Handler fallback_;
 };
 
