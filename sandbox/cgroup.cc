@@ -127,6 +127,14 @@ std::vector<const Controller*> OnePerDir(const Layout& layout,
   return out;
 }
 
+// The directories of `path`, one per hierarchy.
+std::vector<std::string> GroupDirs(const Layout& layout, const std::vector<std::string>& names,
+                                   const std::string& path) {
+  std::vector<std::string> dirs;
+  for (const Controller* c : OnePerDir(layout, names)) dirs.push_back(Dir(*c, path));
+  return dirs;
+}
+
 Status ValidateComponent(std::string_view what, std::string_view value) {
   bool ok = !value.empty() && value.size() <= 128 && value.find("..") == std::string_view::npos &&
             value != ".";
@@ -216,6 +224,15 @@ StatusOr<CgroupPtr> NewGroup(const std::string& path,
   return group;
 }
 
+Status AddValue(cgroup_controller* controller, const std::string& path, const char* file,
+                const std::string& value) {
+  if (int rc = cgroup_add_value_string(controller, file, value.c_str()); rc != 0) {
+    return LibcgroupError("cgroup_add_value_string", fmt::format("{}, {}={}", path, file, value),
+                          rc);
+  }
+  return Status::Ok();
+}
+
 // Writes one controller file through libcgroup (cgroup_modify_cgroup writes every value the
 // struct holds, so the struct holds just this one).
 Status SetValue(const std::string& path, const Controller& controller, const char* file,
@@ -223,10 +240,7 @@ Status SetValue(const std::string& path, const Controller& controller, const cha
   StatusOr<CgroupPtr> group = NewGroup(path, {&controller});
   if (!group.ok()) return group.status();
   cgroup_controller* c = cgroup_get_controller(group->get(), controller.name.c_str());
-  if (int rc = cgroup_add_value_string(c, file, value.c_str()); rc != 0) {
-    return LibcgroupError("cgroup_add_value_string", fmt::format("{}, {}={}", path, file, value),
-                          rc);
-  }
+  if (Status s = AddValue(c, path, file, value); !s.ok()) return s;
   if (int rc = cgroup_modify_cgroup(group->get()); rc != 0) {
     return LibcgroupError("cgroup_modify_cgroup", fmt::format("{}, {}={}", path, file, value), rc);
   }
@@ -307,8 +321,7 @@ void Freeze(const Layout& layout, const std::string& path, bool frozen) {
 
 Status KillTree(const Layout& layout, const std::vector<std::string>& controllers,
                 const std::string& path) {
-  std::vector<std::string> dirs;
-  for (const Controller* c : OnePerDir(layout, controllers)) dirs.push_back(Dir(*c, path));
+  std::vector<std::string> dirs = GroupDirs(layout, controllers, path);
   if (layout.v2) {
     // cgroup.kill (Linux 5.14+) kills the whole subtree atomically, forks in flight included.
     std::string kill_file = dirs.front() + "/cgroup.kill";
@@ -355,15 +368,6 @@ std::vector<std::string> AllNames(const Layout& layout) {
   std::vector<std::string> names;
   for (const Controller& c : layout.controllers) names.push_back(c.name);
   return names;
-}
-
-Status AddValue(cgroup_controller* controller, const std::string& path, const char* file,
-                const std::string& value) {
-  if (int rc = cgroup_add_value_string(controller, file, value.c_str()); rc != 0) {
-    return LibcgroupError("cgroup_add_value_string", fmt::format("{}, {}={}", path, file, value),
-                          rc);
-  }
-  return Status::Ok();
 }
 
 // Queues the limit values on `group` for cgroup_create_cgroup to write.
@@ -458,12 +462,10 @@ Status Cgroup::RemoveStale(std::string_view parent) {
   if (!layout.ok()) return layout.status();
   std::string path(parent);
   std::vector<std::string> names = AllNames(**layout);
-  std::vector<std::string> dirs;
-  for (const Controller* c : OnePerDir(**layout, names)) dirs.push_back(Dir(*c, path));
+  std::vector<std::string> dirs = GroupDirs(**layout, names, path);
   std::error_code ec;
-  if (std::none_of(dirs.begin(), dirs.end(), [&ec](const std::string& d) { return fs::exists(d, ec); })) {
-    return Status::Ok();
-  }
+  auto exists = [&ec](const std::string& dir) { return fs::exists(dir, ec); };
+  if (std::none_of(dirs.begin(), dirs.end(), exists)) return Status::Ok();
   size_t found = ListProcs(dirs).size();
   if (Status s = KillTree(**layout, names, path); !s.ok()) return s;
   if (Status s = DeleteTree(**layout, names, path); !s.ok()) return s;
@@ -496,7 +498,9 @@ Status Cgroup::Attach(pid_t pid) {
   StatusOr<const Layout*> layout = GetLayout();
   if (!layout.ok()) return layout.status();
   std::vector<const Controller*> controllers;
-  for (const std::string& name : controllers_) controllers.push_back(FindController(**layout, name));
+  for (const std::string& name : controllers_) {
+    controllers.push_back(FindController(**layout, name));
+  }
   StatusOr<CgroupPtr> group = NewGroup(path_, controllers);
   if (!group.ok()) return group.status();
   if (int rc = cgroup_attach_task_pid(group->get(), pid); rc != 0) {

@@ -26,7 +26,7 @@ struct CgroupLimits {
 struct CgroupUsage {
   uint64_t memory_bytes = 0;
   uint64_t memory_peak_bytes = 0;  // 0 where the kernel does not track it (v2 before 5.19)
-  uint64_t cpu_ns = 0;
+  uint64_t cpu_ns = 0;             // 0 on v1 without a cpuacct hierarchy
   uint64_t pids = 0;
   uint64_t oom_kills = 0;
 };

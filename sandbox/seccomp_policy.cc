@@ -49,8 +49,8 @@ constexpr auto kDeniedOutright = std::to_array<const char*>({
     "_sysctl", "ustat", "sysfs", "create_module", "get_kernel_syms", "query_module",
     "vm86", "vm86old"});
 
-// clone(2)'s first argument on every architecture libseccomp's SCMP_A0 names here (x86_64,
-// aarch64). CLONE_NEWTIME shares its bit with the exit signal in clone(2); it is reachable only
+// The flags are clone(2)'s first argument on x86_64 and aarch64 (s390 swaps the first two, and
+// would need A1). CLONE_NEWTIME shares its bit with the exit signal in clone(2); it is reachable only
 // through clone3 and unshare, both denied.
 constexpr std::array<uint64_t, 7> kNamespaceCloneFlags = {
     CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP};
@@ -219,8 +219,8 @@ Status InstallSeccompPolicy(SeccompProfile profile) {
   StatusOr<SeccompFilter> filter = BuildSeccompFilter(profile);
   if (!filter.ok()) return filter.status();
   if (int rc = LoadSeccompFilter(*filter); rc != 0) {
-    spdlog::error("seccomp: seccomp(SECCOMP_SET_MODE_FILTER, {} instructions, profile {}): {}", filter->program().size(),
-                  ProfileName(profile), std::strerror(-rc));
+    spdlog::error("seccomp: seccomp(SECCOMP_SET_MODE_FILTER, {} instructions, profile {}): {}",
+                  filter->program().size(), ProfileName(profile), std::strerror(-rc));
     return ErrnoError(fmt::format("seccomp(SECCOMP_SET_MODE_FILTER, profile {})", ProfileName(profile)), -rc);
   }
   return Status::Ok();

@@ -39,7 +39,9 @@
 namespace rock::sandbox {
 
 // Names the profile in gtest's failure messages.
-void PrintTo(SeccompProfile profile, std::ostream* os) { *os << (profile == SeccompProfile::kShell ? "kShell" : "kEnv"); }
+void PrintTo(SeccompProfile profile, std::ostream* os) {
+  *os << (profile == SeccompProfile::kShell ? "kShell" : "kEnv");
+}
 
 namespace {
 
@@ -286,7 +288,8 @@ TEST_P(SeccompPolicyTest, ExecveStillWorks) {
 }
 
 TEST_P(SeccompPolicyTest, UnixSocketsStillWork) {
-  EXPECT_EQ(ErrnoOf(profile(), [] { return syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) < 0 ? -1L : 0L; }),
+  EXPECT_EQ(ErrnoOf(profile(),
+                    [] { return syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) < 0 ? -1L : 0L; }),
             0);
   EXPECT_EQ(ErrnoOf(profile(),
                     [] {
@@ -313,6 +316,11 @@ TEST_P(SeccompPolicyTest, OneBuiltFilterLoadsInManyChildren) {
   }
 }
 
+TEST(SeccompFilterTest, LoadingAnEmptyProgramReturnsMinusEinval) {
+  const SeccompFilter empty({}, false);
+  EXPECT_EQ(RunInChild(nullptr, [&empty] { return -LoadSeccompFilter(empty); }), EINVAL);
+}
+
 #if defined(__x86_64__)
 // getpid through the i386 entry point; returns what the kernel answered.
 int Int80Getpid() {
@@ -324,6 +332,12 @@ int Int80Getpid() {
 TEST_P(SeccompPolicyTest, I386SyscallsKillTheProcess) {
   if (RunInChild(nullptr, Int80Getpid) != 0) GTEST_SKIP() << "this kernel does not serve int 0x80 (no IA32 emulation)";
   EXPECT_EQ(RunInChild(profile(), Int80Getpid), kKilledBySignal + SIGSYS);
+}
+
+TEST_P(SeccompPolicyTest, X32SyscallsKillTheProcess) {
+  constexpr long kX32SyscallBit = 0x40000000;
+  EXPECT_EQ(RunInChild(profile(), [] { return static_cast<int>(syscall(kX32SyscallBit | SYS_getpid) == getpid()); }),
+            kKilledBySignal + SIGSYS);
 }
 #endif
 

@@ -1,0 +1,64 @@
+// One command run for an `exec` message, under a per-exec reaper process:
+//   init ─fork─▶ reaper (child subreaper) ─fork─▶ command (own process group)
+// The reaper feeds stdin, captures stdout and stderr up to a cap (the rest is read and dropped,
+// so the command never blocks on a full pipe), enforces the timeout and, when the command exits
+// or times out, SIGKILLs every descendant still alive (stopped, setsid, double-forked: orphans
+// reparent to the reaper, so it finds them all). It then writes one `exec_result` frame to its
+// result pipe and exits: an exec leaves nothing running.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "sandbox/spec.h"
+
+namespace rock::sandbox {
+
+struct ExecRequest {
+  nlohmann::json id;               // echoed in the result
+  std::vector<std::string> argv;   // `argv`, or /bin/bash -c `shell`
+  std::vector<std::string> env;    // KEY=VALUE: the base environment, then the request's
+  std::string stdin_data;
+  std::string cwd = "/workspace";
+  uint32_t timeout_ms = 0;         // clamped to limits.wall_ms
+  uint64_t max_output_bytes = 0;   // per stream, clamped to limits.output_bytes
+};
+
+// Parses `{"type":"exec","id":N,"argv":[...]|"shell":"...","stdin","env","cwd","timeout_ms",
+// "max_output_bytes"}`. InvalidArgument names the field.
+StatusOr<ExecRequest> ParseExecRequest(const nlohmann::json& message, const Limits& limits);
+
+// A started exec: the reaper's pid and the read end of its result pipe, which this owns.
+class RunningExec {
+ public:
+  RunningExec(nlohmann::json id, pid_t reaper, int result_fd) : id_(std::move(id)), reaper_(reaper), result_fd_(result_fd) {}
+  RunningExec(RunningExec&& other) noexcept;
+  RunningExec& operator=(RunningExec&&) = delete;
+  ~RunningExec();
+
+  const nlohmann::json& id() const { return id_; }
+  pid_t reaper() const { return reaper_; }
+  // Non-blocking, close-on-exec; yields one exec_result frame, then EOF.
+  int result_fd() const { return result_fd_; }
+
+ private:
+  nlohmann::json id_;
+  pid_t reaper_;
+  int result_fd_;
+};
+
+// Forks the reaper. The caller must be single-threaded and reap the reaper (it is its child).
+StatusOr<RunningExec> StartExec(const ExecRequest& request);
+
+// The result of an exec that never ran its command: exit_code 127 and `reason` on stderr, as a
+// shell reports a command it could not run.
+nlohmann::json ExecFailure(const nlohmann::json& id, std::string_view reason);
+
+}  // namespace rock::sandbox

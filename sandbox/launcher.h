@@ -1,0 +1,56 @@
+// Starts a sandbox: the first half of the containment order, run in rockd.
+//
+//   1. validate the spec              4. clone3 into new pid, mount, net, uts and ipc namespaces
+//   2. create its cgroup (limits)        (CLONE_PIDFD: exit is seen from the process itself)
+//   3. socketpair for control         5. attach the child to the cgroup, then let it go
+//                                     6. the child execs rock-env on the control socket (fd 3)
+//                                     7. send the spec frame; rock-env contains itself by it
+//                                        (sandbox/contain.h: mounts ... seccomp last)
+//
+// The child runs only async-signal-safe calls between clone and exec: rockd is multithreaded.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "common/unique_fd.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/spec.h"
+
+namespace rock::sandbox {
+
+// A launched sandbox: its init process (rock-env, PID 1 inside), control socket and cgroup.
+// Destruction kills whatever still runs in it and removes its cgroup.
+class SandboxProcess {
+ public:
+  SandboxProcess(pid_t pid, UniqueFd pidfd, UniqueFd control, Cgroup cgroup)
+      : pid_(pid), pidfd_(std::move(pidfd)), control_(std::move(control)), cgroup_(std::move(cgroup)) {}
+  ~SandboxProcess();
+  SandboxProcess(const SandboxProcess&) = delete;
+  SandboxProcess& operator=(const SandboxProcess&) = delete;
+
+  pid_t pid() const { return pid_; }  // in rockd's pid namespace
+  int pidfd() const { return pidfd_.get(); }
+  int control_fd() const { return control_.get(); }
+  Cgroup& cgroup() { return cgroup_; }
+
+  // Kills every process of the sandbox and reaps init. Idempotent.
+  Status Kill();
+  // Reaps init if it has exited; returns its wait status, or nullopt while it runs.
+  std::optional<int> TryReap();
+
+ private:
+  pid_t pid_;
+  UniqueFd pidfd_;
+  UniqueFd control_;
+  Cgroup cgroup_;
+  std::optional<int> wait_status_;
+};
+
+StatusOr<std::unique_ptr<SandboxProcess>> Launch(const Spec& spec, const std::string& worker_path);
+
+}  // namespace rock::sandbox
