@@ -48,6 +48,7 @@ Status MergeKnownKeys(json& dst, const json& src, std::string_view path) {
     // Defaults that are unsigned integers take only non-negative integers; strings take
     // strings; booleans take booleans. Floats are never accepted where integers belong.
     const bool compatible = (target.is_number_unsigned() && value.is_number_unsigned()) ||
+                            (target.is_number_float() && value.is_number()) ||
                             (target.is_string() && value.is_string()) ||
                             (target.is_boolean() && value.is_boolean());
     if (!compatible) {
@@ -105,6 +106,39 @@ StatusOr<Config> FromJson(const json& j) {
   if (Status s = TakeU32(j.at("store"), "store", "batch_max", &c.store_batch_max); !s.ok()) return s;
   c.dashboard_dir = j.at("dashboard").at("dir").get<std::string>();
   if (Status s = TakeU32(j.at("shutdown"), "shutdown", "drain_timeout_ms", &c.drain_timeout_ms); !s.ok()) return s;
+
+  const json& sandbox = j.at("sandbox");
+  SandboxConfig& sc = c.sandbox;
+  sc.worker = sandbox.at("worker").get<std::string>();
+  const json& defaults = sandbox.at("defaults");
+  sc.defaults.cpus = defaults.at("cpus").get<double>();
+  sc.defaults.output_bytes = defaults.at("output_bytes").get<uint64_t>();
+  struct U32Field {
+    const json& section;
+    const char* path;
+    const char* key;
+    uint32_t* out;
+  };
+  const json& health = j.at("health");
+  const json& restart = j.at("restart");
+  for (const U32Field& f : {
+           U32Field{sandbox, "sandbox", "uid", &sc.uid},
+           U32Field{sandbox, "sandbox", "gid", &sc.gid},
+           U32Field{sandbox, "sandbox", "ready_timeout_ms", &sc.ready_timeout_ms},
+           U32Field{defaults, "sandbox.defaults", "memory_mb", &sc.defaults.memory_mb},
+           U32Field{defaults, "sandbox.defaults", "pids", &sc.defaults.pids},
+           U32Field{defaults, "sandbox.defaults", "disk_mb", &sc.defaults.disk_mb},
+           U32Field{defaults, "sandbox.defaults", "wall_s", &sc.defaults.wall_s},
+           U32Field{defaults, "sandbox.defaults", "open_files", &sc.defaults.open_files},
+           U32Field{health, "health", "interval_ms", &sc.health_interval_ms},
+           U32Field{health, "health", "misses", &sc.health_misses},
+           U32Field{restart, "restart", "backoff_initial_ms", &sc.backoff_initial_ms},
+           U32Field{restart, "restart", "backoff_max_ms", &sc.backoff_max_ms},
+           U32Field{restart, "restart", "crash_loop_failures", &sc.crash_loop_failures},
+           U32Field{restart, "restart", "crash_loop_window_ms", &sc.crash_loop_window_ms},
+       }) {
+    if (Status s = TakeU32(f.section, f.path, f.key, f.out); !s.ok()) return s;
+  }
   return c;
 }
 
@@ -168,7 +202,11 @@ Status ValidateConfig(const Config& c) {
   if (c.data_dir.empty()) return InvalidArgument("'data_dir' must not be empty");
   if (Status s = ValidateLogLevel(c.log_level); !s.ok()) return s;
   constexpr uint64_t kDay = 24ull * 3600 * 1000;
-  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 11> ranges = {{
+  const SandboxConfig& sc = c.sandbox;
+  if (!(sc.defaults.cpus >= 0.01 && sc.defaults.cpus <= 256)) {
+    return InvalidArgument("'sandbox.defaults.cpus' must be between 0.01 and 256");
+  }
+  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 26> ranges = {{
       {"http.threads", c.http.threads, 1, 64},
       {"http.max_body_bytes", c.http.max_body_bytes, 1, 1ull << 30},
       {"http.max_header_bytes", c.http.max_header_bytes, 1024, 1ull << 20},
@@ -180,6 +218,21 @@ Status ValidateConfig(const Config& c) {
       {"events.stats_interval_ms", c.events.stats_interval_ms, 1, kDay},
       {"store.batch_max", c.store_batch_max, 1, 100'000},
       {"shutdown.drain_timeout_ms", c.drain_timeout_ms, 1, 60'000},
+      {"sandbox.uid", sc.uid, 1, 4'294'967'294},
+      {"sandbox.gid", sc.gid, 1, 4'294'967'294},
+      {"sandbox.ready_timeout_ms", sc.ready_timeout_ms, 10, kDay},
+      {"sandbox.defaults.memory_mb", sc.defaults.memory_mb, 16, 1 << 20},
+      {"sandbox.defaults.pids", sc.defaults.pids, 8, 1 << 22},
+      {"sandbox.defaults.disk_mb", sc.defaults.disk_mb, 1, 1 << 20},
+      {"sandbox.defaults.wall_s", sc.defaults.wall_s, 1, 7 * 24 * 3600},
+      {"sandbox.defaults.open_files", sc.defaults.open_files, 16, 1 << 20},
+      {"sandbox.defaults.output_bytes", sc.defaults.output_bytes, 1024, 1ull << 30},
+      {"health.interval_ms", sc.health_interval_ms, 10, kDay},
+      {"health.misses", sc.health_misses, 1, 1000},
+      {"restart.backoff_initial_ms", sc.backoff_initial_ms, 1, kDay},
+      {"restart.backoff_max_ms", sc.backoff_max_ms, 1, kDay},
+      {"restart.crash_loop_failures", sc.crash_loop_failures, 1, 1000},
+      {"restart.crash_loop_window_ms", sc.crash_loop_window_ms, 1, kDay},
   }};
   for (const auto& [key, value, lo, hi] : ranges) {
     if (Status s = CheckRange(key, value, lo, hi); !s.ok()) return s;
@@ -211,6 +264,25 @@ nlohmann::json ConfigToJson(const Config& c) {
       {"store", {{"batch_max", c.store_batch_max}}},
       {"dashboard", {{"dir", c.dashboard_dir}}},
       {"shutdown", {{"drain_timeout_ms", c.drain_timeout_ms}}},
+      {"sandbox",
+       {{"worker", c.sandbox.worker},
+        {"uid", c.sandbox.uid},
+        {"gid", c.sandbox.gid},
+        {"ready_timeout_ms", c.sandbox.ready_timeout_ms},
+        {"defaults",
+         {{"memory_mb", c.sandbox.defaults.memory_mb},
+          {"cpus", c.sandbox.defaults.cpus},
+          {"pids", c.sandbox.defaults.pids},
+          {"disk_mb", c.sandbox.defaults.disk_mb},
+          {"wall_s", c.sandbox.defaults.wall_s},
+          {"open_files", c.sandbox.defaults.open_files},
+          {"output_bytes", c.sandbox.defaults.output_bytes}}}}},
+      {"health", {{"interval_ms", c.sandbox.health_interval_ms}, {"misses", c.sandbox.health_misses}}},
+      {"restart",
+       {{"backoff_initial_ms", c.sandbox.backoff_initial_ms},
+        {"backoff_max_ms", c.sandbox.backoff_max_ms},
+        {"crash_loop_failures", c.sandbox.crash_loop_failures},
+        {"crash_loop_window_ms", c.sandbox.crash_loop_window_ms}}},
   };
 }
 

@@ -38,6 +38,31 @@ struct EventsConfig {
   uint32_t stats_interval_ms = 0;
 };
 
+// Limits a sandbox gets unless its create request names others (API units).
+struct SandboxDefaults {
+  uint32_t memory_mb = 0;
+  double cpus = 0;
+  uint32_t pids = 0;
+  uint32_t disk_mb = 0;
+  uint32_t wall_s = 0;
+  uint32_t open_files = 0;
+  uint64_t output_bytes = 0;
+};
+
+struct SandboxConfig {
+  std::string worker;  // rock-env; empty: next to the rockd binary
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t ready_timeout_ms = 0;
+  SandboxDefaults defaults;
+  uint32_t health_interval_ms = 0;
+  uint32_t health_misses = 0;
+  uint32_t backoff_initial_ms = 0;
+  uint32_t backoff_max_ms = 0;
+  uint32_t crash_loop_failures = 0;
+  uint32_t crash_loop_window_ms = 0;
+};
+
 struct Config {
   std::string data_dir;
   std::string log_level;
@@ -47,6 +72,7 @@ struct Config {
   uint32_t store_batch_max = 0;
   std::string dashboard_dir;  // empty: found next to the binary
   uint32_t drain_timeout_ms = 0;
+  SandboxConfig sandbox;
 };
 
 // The defaults compiled into the binary, as JSON text.

@@ -25,10 +25,13 @@
 #include "daemon/http_server.h"
 #include "daemon/metrics.h"
 #include "daemon/router.h"
+#include "daemon/sandbox_observer.h"
+#include "daemon/sandbox_routes.h"
 #include "daemon/static_files.h"
 #include "daemon/store.h"
 #include "daemon/system_routes.h"
 #include "daemon/systemd_notify.h"
+#include "sandbox/supervisor.h"
 
 namespace rock {
 namespace {
@@ -86,10 +89,19 @@ class Daemon {
         stats_timer_(io_),
         drain_deadline_(io_),
         watchdog_(io_),
+        observer_(*store_, metrics_, bus_),
+        supervisor_(io_, SupervisorOptions(config), observer_),
         server_(io_, ServerOptions(config), router_, metrics_) {}
 
   int Run(const std::string& port_file) {
+    // A predecessor killed with -9 may have left sandboxes: their processes, cgroups and
+    // directories go before anything new starts.
+    if (Status s = supervisor_.RemoveStale(); !s.ok()) {
+      spdlog::warn("removing leftovers of a previous run: {}", s.message());
+    }
+    observer_.RecordStaleStopped();
     AddSystemRoutes(router_, {config_, metrics_, *store_, ready_, port_, started_});
+    AddSandboxRoutes(router_, supervisor_, config_);
     ServeDashboard();
     server_.AddWebSocket("/ws/events", MakeEventsEndpoint(bus_));
     if (Status s = server_.Listen(); !s.ok()) {
@@ -132,6 +144,28 @@ class Daemon {
   }
 
  private:
+  static sandbox::SupervisorOptions SupervisorOptions(const Config& config) {
+    using std::chrono::milliseconds;
+    const SandboxConfig& sc = config.sandbox;
+    sandbox::SupervisorOptions options;
+    options.worker_path = sc.worker.empty() ? WorkerNextToRockd() : sc.worker;
+    options.state_dir = std::filesystem::path(config.data_dir) / "sandboxes";
+    options.health_interval = milliseconds(sc.health_interval_ms);
+    options.health_misses = sc.health_misses;
+    options.ready_timeout = milliseconds(sc.ready_timeout_ms);
+    options.backoff_initial = milliseconds(sc.backoff_initial_ms);
+    options.backoff_max = milliseconds(sc.backoff_max_ms);
+    options.crash_loop_failures = sc.crash_loop_failures;
+    options.crash_loop_window = milliseconds(sc.crash_loop_window_ms);
+    return options;
+  }
+
+  static std::string WorkerNextToRockd() {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("/usr/local/bin/rock-env") : (exe.parent_path() / "rock-env").string();
+  }
+
   static HttpServerOptions ServerOptions(const Config& config) {
     HttpServerOptions options;
     options.listen = config.http.listen;
@@ -184,10 +218,14 @@ class Daemon {
       spdlog::warn("connections still open after {} ms; closing them", config_.drain_timeout_ms);
       io_.stop();
     });
-    server_.Drain([this] {
-      drain_deadline_.cancel();
-      work_.reset();
-      io_.stop();
+    // Sandboxes first: their pending execs are answered at once, so draining HTTP does not
+    // wait out a long command.
+    supervisor_.StopAll([this] {
+      server_.Drain([this] {
+        drain_deadline_.cancel();
+        work_.reset();
+        io_.stop();
+      });
     });
     // A second signal means "now".
     signals_.async_wait([this](const boost::system::error_code& ec, int) {
@@ -212,6 +250,8 @@ class Daemon {
   EventBus bus_;
   Router router_;
   std::optional<StaticFiles> static_files_;
+  SandboxObserver observer_;
+  sandbox::Supervisor supervisor_;
   HttpServer server_;
 };
 

@@ -59,10 +59,13 @@ Status SetLimit(int resource, const char* name, rlim_t value) {
 }
 
 // No RLIMIT_NPROC: it counts per uid across every sandbox; the pids cgroup bounds processes.
+// RLIMIT_FSIZE is one byte over the size of the writable tmpfses, so that a file filling one
+// meets ENOSPC (which tools report) before SIGXFSZ (which kills them); a larger file is refused
+// on any filesystem.
 Status SetLimits(const Limits& limits) {
   if (Status s = SetLimit(RLIMIT_NOFILE, "RLIMIT_NOFILE", limits.open_files); !s.ok()) return s;
   if (Status s = SetLimit(RLIMIT_CORE, "RLIMIT_CORE", 0); !s.ok()) return s;
-  return SetLimit(RLIMIT_FSIZE, "RLIMIT_FSIZE", limits.disk_bytes);
+  return SetLimit(RLIMIT_FSIZE, "RLIMIT_FSIZE", limits.disk_bytes + 1);
 }
 
 Status VerifyNoCapabilities() {
@@ -115,7 +118,7 @@ SeccompProfile ProfileFor(const Spec& spec) { return spec.env == "shell" ? Secco
 //      /proc with read-only sys/sysrq-trigger/irq/bus, minimal /dev, size-capped /tmp,
 //      /workspace and /dev/shm; pivot_root, detach the host root, remount / read-only.
 //   3. hostname "sandbox"; loopback up for Network::kLoopback, left down for kNone.
-//   4. rlimits: RLIMIT_NOFILE, RLIMIT_CORE = 0, RLIMIT_FSIZE.
+//   4. rlimits: RLIMIT_NOFILE, RLIMIT_CORE = 0, RLIMIT_FSIZE = disk + 1 byte.
 //   5. privileges: empty bounding and ambient sets, no supplementary groups, gid, uid; verified.
 //   6. no_new_privs.
 //   7. every fd closed but the control socket; 0, 1, 2 on the new root's /dev/null.

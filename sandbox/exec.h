@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "common/unique_fd.h"
 #include "sandbox/spec.h"
 
 namespace rock::sandbox {
@@ -35,26 +36,14 @@ struct ExecRequest {
 // "max_output_bytes"}`. InvalidArgument names the field.
 StatusOr<ExecRequest> ParseExecRequest(const nlohmann::json& message, const Limits& limits);
 
-// A started exec: the reaper's pid and the read end of its result pipe, which this owns.
-class RunningExec {
- public:
-  RunningExec(nlohmann::json id, pid_t reaper, int result_fd) : id_(std::move(id)), reaper_(reaper), result_fd_(result_fd) {}
-  RunningExec(RunningExec&& other) noexcept;
-  RunningExec& operator=(RunningExec&&) = delete;
-  ~RunningExec();
-
-  const nlohmann::json& id() const { return id_; }
-  pid_t reaper() const { return reaper_; }
-  // Non-blocking, close-on-exec; yields one exec_result frame, then EOF.
-  int result_fd() const { return result_fd_; }
-
- private:
-  nlohmann::json id_;
-  pid_t reaper_;
-  int result_fd_;
+// A started exec, owned by init until its result arrives.
+struct RunningExec {
+  nlohmann::json id;
+  UniqueFd result;  // read end of the reaper's result pipe: one exec_result frame, then EOF
 };
 
-// Forks the reaper. The caller must be single-threaded and reap the reaper (it is its child).
+// Forks the reaper. The caller must be single-threaded and reap the reaper (it is its child);
+// the result pipe is non-blocking and close-on-exec.
 StatusOr<RunningExec> StartExec(const ExecRequest& request);
 
 // The result of an exec that never ran its command: exit_code 127 and `reason` on stderr, as a

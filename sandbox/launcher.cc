@@ -13,12 +13,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "sandbox/contain.h"
 #include "sandbox/frame.h"
 
 namespace rock::sandbox {
 namespace {
-
-constexpr int kControlFd = 3;
 
 pid_t Clone3(uint64_t flags, int* pidfd) {
   clone_args args{};
@@ -59,6 +58,7 @@ SandboxProcess::~SandboxProcess() {
 }
 
 Status SandboxProcess::Kill() {
+  if (cgroup_.path().empty()) return Status::Ok();  // already killed and destroyed
   Status status = cgroup_.KillAll();
   if (!wait_status_) wait_status_ = KillAndReap(pid_, pidfd_.get());
   if (Status s = cgroup_.Destroy(); !s.ok() && status.ok()) status = s;

@@ -1,0 +1,51 @@
+// rock-env: the worker that runs inside a sandbox. The launcher starts it as PID 1 of fresh
+// namespaces, still root on the host filesystem, with the control socket on --control-fd; the
+// first frame is the sandbox's spec. It contains itself by the spec, then serves as init.
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/log.h"
+#include "sandbox/contain.h"
+#include "sandbox/frame.h"
+#include "sandbox/init.h"
+#include "sandbox/spec.h"
+
+namespace {
+
+int Fail(int fd, const std::string& message) {
+  spdlog::error("rock-env: {}", message);
+  (void)rock::sandbox::WriteFrame(fd, {{"type", "error"}, {"message", message}});
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  rock::InitLogging("info");
+  if (argc != 3 || std::string_view(argv[1]) != "--control-fd") {
+    spdlog::error("usage: rock-env --control-fd N");
+    return 2;
+  }
+  char* end = nullptr;
+  const long control_fd = std::strtol(argv[2], &end, 10);
+  if (*end != '\0' || control_fd < 0 || control_fd > 1024) {
+    spdlog::error("rock-env: --control-fd '{}' is not a descriptor number", argv[2]);
+    return 2;
+  }
+  const int fd = static_cast<int>(control_fd);
+  auto first = rock::sandbox::ReadFrame(fd);
+  if (!first.ok()) return Fail(fd, "reading the spec frame: " + first.status().ToString());
+  if (first->value("type", "") != "spec" || !first->contains("spec")) {
+    return Fail(fd, "the first frame must be {\"type\":\"spec\",\"spec\":{...}}");
+  }
+  auto spec = rock::sandbox::SpecFromJson(first->at("spec"));
+  if (!spec.ok()) return Fail(fd, spec.status().ToString());
+  if (rock::Status s = rock::sandbox::Contain(*spec, fd); !s.ok()) {
+    return Fail(rock::sandbox::kControlFd, "containment: " + s.ToString());
+  }
+  return rock::sandbox::RunInit(*spec, rock::sandbox::kControlFd);
+}

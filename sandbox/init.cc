@@ -1,0 +1,203 @@
+#include "sandbox/init.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <list>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/unique_fd.h"
+#include "sandbox/exec.h"
+#include "sandbox/frame.h"
+
+namespace rock::sandbox {
+namespace {
+
+constexpr int kExitStopped = 0;
+constexpr int kExitIoError = 1;
+constexpr int kExitProtocolError = 2;
+
+// From PID 1, kill(-1) reaches every other process of the pid namespace. Repeated until no child
+// is left, in case one was forked between a kill and the wait.
+void KillEverything() {
+  while (true) {
+    kill(-1, SIGKILL);
+    if (waitpid(-1, nullptr, 0) < 0 && errno != EINTR) return;
+  }
+}
+
+void ReapZombies() {
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+}
+
+struct PendingExec {
+  RunningExec exec;
+  FrameDecoder decoder;
+};
+
+class Init {
+ public:
+  Init(const Spec& spec, int control_fd, std::span<MessageHandler* const> handlers)
+      : spec_(spec), control_fd_(control_fd), handlers_(handlers) {}
+
+  int Run() {
+    // SIGCHLD arrives through the signalfd; SIGPIPE would kill us on a closed socket or pipe.
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    signal_fd_.Reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!signal_fd_.valid()) {
+      spdlog::error("init: signalfd(SIGCHLD): {}", std::strerror(errno));
+      return kExitIoError;
+    }
+    Send({{"type", "ready"}, {"env", spec_.env}, {"pid", getpid()}});
+    while (!exit_code_) Poll();
+    KillEverything();
+    return *exit_code_;
+  }
+
+ private:
+  void Send(const nlohmann::json& message) {
+    if (exit_code_) return;
+    if (Status s = WriteFrame(control_fd_, message); !s.ok()) {
+      spdlog::error("init: {}", s.ToString());
+      exit_code_ = kExitIoError;
+    }
+  }
+
+  void Poll() {
+    std::vector<pollfd> fds = {{.fd = control_fd_, .events = POLLIN}, {.fd = signal_fd_.get(), .events = POLLIN}};
+    for (const PendingExec& pending : execs_) fds.push_back({.fd = pending.exec.result.get(), .events = POLLIN});
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) return;
+      spdlog::error("init: poll: {}", std::strerror(errno));
+      exit_code_ = kExitIoError;
+      return;
+    }
+    if (fds[1].revents != 0) {
+      signalfd_siginfo info;
+      while (read(signal_fd_.get(), &info, sizeof(info)) > 0) {
+      }
+      ReapZombies();
+    }
+    std::size_t index = 2;
+    for (auto it = execs_.begin(); it != execs_.end(); ++index) {
+      it = fds[index].revents != 0 && !ReadExecResult(*it) ? execs_.erase(it) : std::next(it);
+    }
+    if (fds[0].revents != 0) ReadControl();
+  }
+
+  // Forwards the reaper's result; false once its pipe is at EOF (the reaper has exited).
+  bool ReadExecResult(PendingExec& pending) {
+    char buffer[65536];
+    while (true) {
+      const ssize_t n = read(pending.exec.result.get(), buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return true;
+      if (n > 0) {
+        pending.decoder.Append(std::string_view(buffer, static_cast<std::size_t>(n)));
+        continue;
+      }
+      auto result = pending.decoder.Next();
+      if (result.ok() && *result) {
+        Send(**result);
+      } else {
+        // A reaper killed from inside (kill -9 -1 reaches it) leaves no result; say so.
+        Send(ExecFailure(pending.exec.id, "rock-env: the exec's reaper ended without a result"));
+      }
+      return false;
+    }
+  }
+
+  void ReadControl() {
+    char buffer[65536];
+    const ssize_t n = read(control_fd_, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) return;
+      spdlog::error("init: read(control fd {}): {}", control_fd_, std::strerror(errno));
+      exit_code_ = kExitIoError;
+      return;
+    }
+    if (n == 0) {  // rockd closed its end: same as stop
+      exit_code_ = kExitStopped;
+      return;
+    }
+    decoder_.Append(std::string_view(buffer, static_cast<std::size_t>(n)));
+    while (!exit_code_) {
+      auto message = decoder_.Next();
+      if (!message.ok()) {
+        spdlog::error("init: control socket: {}", message.status().ToString());
+        exit_code_ = kExitProtocolError;
+        return;
+      }
+      if (!*message) return;
+      Dispatch(**message);
+    }
+  }
+
+  void Dispatch(const nlohmann::json& message) {
+    const auto type_it = message.find("type");
+    const std::string type = type_it != message.end() && type_it->is_string() ? type_it->get<std::string>() : "";
+    if (type == "ping") {
+      Send({{"type", "pong"}, {"seq", message.value("seq", nlohmann::json())}});
+    } else if (type == "exec") {
+      StartExecFor(message);
+    } else if (type == "stop") {
+      exit_code_ = kExitStopped;
+    } else {
+      const Reply reply = [this](const nlohmann::json& m) { Send(m); };
+      for (MessageHandler* handler : handlers_) {
+        if (handler->Handle(message, reply)) return;
+      }
+      Send({{"type", "error"}, {"message", fmt::format("unknown message type '{}'", type)}});
+    }
+  }
+
+  void StartExecFor(const nlohmann::json& message) {
+    StatusOr<ExecRequest> request = ParseExecRequest(message, spec_.limits);
+    if (!request.ok()) {
+      if (!message.contains("id")) {
+        Send({{"type", "error"}, {"message", request.status().message()}});
+      } else {
+        Send(ExecFailure(message.at("id"), "rock-env: " + request.status().message()));
+      }
+      return;
+    }
+    StatusOr<RunningExec> exec = StartExec(*request);
+    if (!exec.ok()) {
+      Send(ExecFailure(request->id, "rock-env: " + exec.status().message()));
+      return;
+    }
+    execs_.push_back(PendingExec{.exec = std::move(exec).value()});
+  }
+
+  const Spec& spec_;
+  const int control_fd_;
+  const std::span<MessageHandler* const> handlers_;
+  UniqueFd signal_fd_;
+  FrameDecoder decoder_;
+  std::list<PendingExec> execs_;
+  std::optional<int> exit_code_;
+};
+
+}  // namespace
+
+int RunInit(const Spec& spec, int control_fd, std::span<MessageHandler* const> handlers) {
+  return Init(spec, control_fd, handlers).Run();
+}
+
+}  // namespace rock::sandbox

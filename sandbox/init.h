@@ -1,0 +1,32 @@
+// The worker's PID-1 loop, run once Contain has succeeded: it answers the control socket, runs
+// execs (several at once, each answered by id), reaps every zombie in the pid namespace (orphans
+// reparent to PID 1) and takes the whole tree down on stop.
+#pragma once
+
+#include <functional>
+#include <span>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "sandbox/spec.h"
+
+namespace rock::sandbox {
+
+// Sends one message to rockd. Called from the init loop's thread only.
+using Reply = std::function<void(const nlohmann::json&)>;
+
+// Serves message types beyond init's own (ping, exec, stop): the env messages (reset, step,
+// close). Handlers run on the init loop and must not block it.
+class MessageHandler {
+ public:
+  virtual ~MessageHandler() = default;
+  // Handles `message` and returns true if its type is this handler's; false lets the next try.
+  virtual bool Handle(const nlohmann::json& message, const Reply& reply) = 0;
+};
+
+// Sends `ready`, then serves until `stop` or EOF on the control socket (returns 0, every other
+// process killed and reaped), a malformed frame (returns 2: rockd restarts the worker) or a
+// control socket error (returns 1). Unknown types get an `error` reply. Must be PID 1.
+int RunInit(const Spec& spec, int control_fd, std::span<MessageHandler* const> handlers = {});
+
+}  // namespace rock::sandbox

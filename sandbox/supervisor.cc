@@ -1,0 +1,461 @@
+#include "sandbox/supervisor.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "sandbox/frame.h"
+#include "sandbox/launcher.h"
+
+namespace rock::sandbox {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+namespace {
+
+constexpr std::size_t kTransitionsKept = 20;
+// Slack past an exec's own timeout before rockd stops waiting for the worker's answer.
+constexpr std::chrono::seconds kExecGrace{10};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string DescribeExit(int wait_status) {
+  if (WIFSIGNALED(wait_status)) {
+    return "crashed: killed by signal " + std::to_string(WTERMSIG(wait_status)) + " (" +
+           strsignal(WTERMSIG(wait_status)) + ")";
+  }
+  if (WIFEXITED(wait_status)) return "crashed: exited with status " + std::to_string(WEXITSTATUS(wait_status));
+  return "crashed";
+}
+
+}  // namespace
+
+std::string_view StateName(State state) {
+  switch (state) {
+    case State::kStarting: return "starting";
+    case State::kReady: return "ready";
+    case State::kRestarting: return "restarting";
+    case State::kQuarantined: return "quarantined";
+    case State::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
+// One supervised sandbox. Async handlers carry the generation they were started for and do
+// nothing once the sandbox has been relaunched or removed.
+struct Sandbox {
+  Sandbox(Strand& strand, Spec s)
+      : spec(std::move(s)), heartbeat(strand), ready_timer(strand), backoff_timer(strand) {}
+
+  struct PendingExec {
+    Supervisor::ExecCallback done;
+    std::unique_ptr<asio::steady_timer> deadline;
+  };
+
+  Spec spec;
+  State state = State::kStarting;
+  uint64_t generation = 0;
+  std::unique_ptr<SandboxProcess> process;
+  std::unique_ptr<asio::posix::stream_descriptor> control;
+  std::unique_ptr<asio::posix::stream_descriptor> exit_watch;
+  FrameDecoder decoder;
+  std::array<char, 64 * 1024> read_buffer{};
+  std::deque<std::string> write_queue;
+  bool writing = false;
+  asio::steady_timer heartbeat;
+  asio::steady_timer ready_timer;
+  asio::steady_timer backoff_timer;
+  uint64_t ping_seq = 0;
+  uint64_t pong_seq = 0;
+  int64_t last_pong_ms = 0;
+  Clock::time_point launched_at;
+  uint64_t oom_kills_at_launch = 0;
+  std::vector<Supervisor::SandboxCallback> ready_waiters;
+  std::map<uint64_t, PendingExec> execs;
+  uint64_t next_exec_id = 1;
+  uint32_t restarts = 0;
+  std::deque<Clock::time_point> failures;
+  std::string last_error;
+  int64_t created_ms = NowMs();
+  int64_t state_since_ms = created_ms;
+  std::deque<Transition> transitions;
+};
+
+class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(asio::io_context& io, SupervisorOptions options, SupervisorObserver& observer)
+      : strand_(asio::make_strand(io)), options_(std::move(options)), observer_(observer) {}
+
+  template <typename F>
+  void Post(F&& f) {
+    asio::post(strand_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable { f(*self); });
+  }
+
+  void Create(Spec spec, SandboxCallback done) {
+    if (sandboxes_.contains(spec.id)) return done(Status(Code::kAlreadyExists, "sandbox " + spec.id + " exists"));
+    spec.root_dir = (options_.state_dir / spec.id / "root").string();
+    if (Status s = ValidateSpec(spec); !s.ok()) return done(s);
+    const std::string id = spec.id;  // not spec.id below: the spec is moved in the same call
+    auto& sb = *sandboxes_.emplace(id, std::make_unique<Sandbox>(strand_, std::move(spec))).first->second;
+    Transit(sb, State::kStarting, "created");
+    sb.ready_waiters.push_back(std::move(done));
+    Launch(sb);
+  }
+
+  void Exec(const std::string& id, nlohmann::json request, ExecCallback done) {
+    Sandbox* sb = Find(id);
+    if (sb == nullptr) return done(NotFound("no sandbox " + id));
+    if (sb->state != State::kReady) {
+      return done(Unavailable("sandbox " + id + " is " + std::string(StateName(sb->state))));
+    }
+    const uint64_t exec_id = sb->next_exec_id++;
+    const auto wall = std::chrono::milliseconds(sb->spec.limits.wall_ms);
+    auto timeout = std::chrono::milliseconds(request.value("timeout_ms", static_cast<int64_t>(wall.count())));
+    timeout = std::clamp(timeout, std::chrono::milliseconds(1), wall);
+    request["type"] = "exec";
+    request["id"] = exec_id;
+    request["timeout_ms"] = timeout.count();
+    if (!request.contains("max_output_bytes")) request["max_output_bytes"] = sb->spec.limits.output_bytes;
+    auto deadline = std::make_unique<asio::steady_timer>(strand_, timeout + kExecGrace);
+    deadline->async_wait([self = shared_from_this(), id, generation = sb->generation, exec_id](auto ec) {
+      if (ec) return;
+      Sandbox* current = self->Find(id);
+      if (current == nullptr || current->generation != generation) return;
+      auto node = current->execs.extract(exec_id);
+      if (!node.empty()) node.mapped().done(Status(Code::kDeadlineExceeded, "sandbox " + id + " did not answer exec"));
+    });
+    sb->execs.emplace(exec_id, Sandbox::PendingExec{std::move(done), std::move(deadline)});
+    Send(*sb, request);
+  }
+
+  void Restart(const std::string& id, SandboxCallback done) {
+    Sandbox* sb = Find(id);
+    if (sb == nullptr) return done(NotFound("no sandbox " + id));
+    Stop(*sb, "restart requested");
+    sb->failures.clear();
+    ++sb->restarts;
+    Transit(*sb, State::kStarting, "restart requested");
+    sb->ready_waiters.push_back(std::move(done));
+    Launch(*sb);
+  }
+
+  void Delete(const std::string& id, StatusCallback done) {
+    Sandbox* sb = Find(id);
+    if (sb == nullptr) return done(NotFound("no sandbox " + id));
+    Remove(*sb, "deleted");
+    done(Status::Ok());
+  }
+
+  void Get(const std::string& id, SandboxCallback done) {
+    Sandbox* sb = Find(id);
+    if (sb == nullptr) return done(NotFound("no sandbox " + id));
+    done(Snapshot(*sb));
+  }
+
+  void List(const std::function<void(std::vector<SandboxStatus>)>& done) {
+    std::vector<SandboxStatus> all;
+    all.reserve(sandboxes_.size());
+    for (auto& [id, sb] : sandboxes_) all.push_back(Snapshot(*sb));
+    done(std::move(all));
+  }
+
+  void StopAll(const std::function<void()>& done) {
+    while (!sandboxes_.empty()) Remove(*sandboxes_.begin()->second, "rockd stopping");
+    done();
+  }
+
+  Status RemoveStale() {
+    Status status = Cgroup::RemoveStale();
+    std::error_code ec;
+    if (std::filesystem::exists(options_.state_dir, ec)) {
+      for (const auto& entry : std::filesystem::directory_iterator(options_.state_dir, ec)) {
+        std::filesystem::remove_all(entry.path(), ec);
+        if (ec) {
+          spdlog::error("removing stale sandbox directory {}: {}", entry.path().string(), ec.message());
+          if (status.ok()) status = IoError("remove " + entry.path().string() + ": " + ec.message());
+        } else {
+          spdlog::info("removed stale sandbox directory {}", entry.path().string());
+        }
+      }
+    }
+    return status;
+  }
+
+ private:
+  Sandbox* Find(const std::string& id) {
+    auto it = sandboxes_.find(id);
+    return it == sandboxes_.end() ? nullptr : it->second.get();
+  }
+
+  void Transit(Sandbox& sb, State to, std::string reason) {
+    Transition t{sb.spec.id, sb.spec.env, sb.transitions.empty() ? std::nullopt : std::optional<State>(sb.state), to,
+                 std::move(reason), NowMs()};
+    sb.state = to;
+    sb.state_since_ms = t.ts_ms;
+    sb.transitions.push_back(t);
+    if (sb.transitions.size() > kTransitionsKept) sb.transitions.pop_front();
+    observer_.OnTransition(t);
+  }
+
+  SandboxStatus Snapshot(Sandbox& sb) {
+    SandboxStatus status{sb.spec, sb.state, sb.process ? sb.process->pid() : 0, sb.restarts, sb.created_ms,
+                         sb.state_since_ms, sb.last_pong_ms, static_cast<uint32_t>(sb.ping_seq - sb.pong_seq),
+                         sb.last_error, std::nullopt, sb.transitions};
+    if (sb.process) {
+      auto usage = sb.process->cgroup().Usage();
+      if (usage.ok()) status.usage = *usage;
+    }
+    return status;
+  }
+
+  void Launch(Sandbox& sb) {
+    const uint64_t generation = ++sb.generation;
+    sb.decoder = FrameDecoder();
+    sb.write_queue.clear();
+    sb.writing = false;
+    sb.ping_seq = sb.pong_seq = 0;
+    std::error_code mkdir_error;
+    std::filesystem::create_directories(sb.spec.root_dir, mkdir_error);
+    if (mkdir_error) return Fail(sb, "creating " + sb.spec.root_dir + ": " + mkdir_error.message());
+    sb.launched_at = Clock::now();
+    auto process = sandbox::Launch(sb.spec, options_.worker_path);
+    if (!process.ok()) return Fail(sb, "launch: " + process.status().message());
+    sb.process = std::move(process).value();
+    if (auto usage = sb.process->cgroup().Usage(); usage.ok()) sb.oom_kills_at_launch = usage->oom_kills;
+
+    // The descriptors own duplicates: SandboxProcess keeps the originals for its own cleanup.
+    sb.control = std::make_unique<asio::posix::stream_descriptor>(strand_, dup(sb.process->control_fd()));
+    sb.exit_watch = std::make_unique<asio::posix::stream_descriptor>(strand_, dup(sb.process->pidfd()));
+    sb.exit_watch->async_wait(asio::posix::stream_descriptor::wait_read,
+                              [self = shared_from_this(), id = sb.spec.id, generation](auto ec) {
+                                if (!ec) self->OnExit(id, generation);
+                              });
+    sb.ready_timer.expires_after(options_.ready_timeout);
+    sb.ready_timer.async_wait([self = shared_from_this(), id = sb.spec.id, generation](auto ec) {
+      Sandbox* current = self->Find(id);
+      if (ec || current == nullptr || current->generation != generation) return;
+      if (current->state == State::kStarting || current->state == State::kRestarting) {
+        self->Fail(*current, "not ready within " + std::to_string(self->options_.ready_timeout.count()) + " ms");
+      }
+    });
+    Read(sb, generation);
+  }
+
+  void Read(Sandbox& sb, uint64_t generation) {
+    sb.control->async_read_some(
+        asio::buffer(sb.read_buffer), [self = shared_from_this(), id = sb.spec.id, generation](auto ec, std::size_t n) {
+          Sandbox* current = self->Find(id);
+          if (current == nullptr || current->generation != generation) return;
+          if (ec) return;  // EOF or error: the exit watch reports why the worker went away
+          current->decoder.Append(std::string_view(current->read_buffer.data(), n));
+          while (true) {
+            auto message = current->decoder.Next();
+            if (!message.ok()) return self->Fail(*current, "protocol error: " + message.status().message());
+            if (!message->has_value()) break;
+            self->OnMessage(*current, **message);
+            current = self->Find(id);
+            if (current == nullptr || current->generation != generation) return;
+          }
+          self->Read(*current, generation);
+        });
+  }
+
+  void OnMessage(Sandbox& sb, const nlohmann::json& message) {
+    const std::string type = message.value("type", "");
+    if (type == "ready") {
+      sb.ready_timer.cancel();
+      const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sb.launched_at);
+      Transit(sb, State::kReady, sb.restarts == 0 ? "ready" : "ready after restart");
+      observer_.OnReady(sb.spec.id, latency);
+      sb.last_pong_ms = NowMs();
+      ScheduleHeartbeat(sb);
+      auto waiters = std::exchange(sb.ready_waiters, {});
+      for (auto& waiter : waiters) waiter(Snapshot(sb));
+    } else if (type == "pong") {
+      sb.pong_seq = std::max<uint64_t>(sb.pong_seq, message.value("seq", uint64_t{0}));
+      sb.last_pong_ms = NowMs();
+    } else if (type == "exec_result") {
+      auto node = sb.execs.extract(message.value("id", uint64_t{0}));
+      if (node.empty()) return;
+      nlohmann::json result = message;
+      result.erase("type");
+      result.erase("id");
+      node.mapped().done(std::move(result));
+    } else if (type == "error") {
+      sb.last_error = message.value("message", "worker error");
+      spdlog::warn("sandbox {}: worker reports: {}", sb.spec.id, sb.last_error);
+    } else {
+      spdlog::warn("sandbox {}: unexpected message type '{}'", sb.spec.id, type);
+    }
+  }
+
+  void ScheduleHeartbeat(Sandbox& sb) {
+    sb.heartbeat.expires_after(options_.health_interval);
+    sb.heartbeat.async_wait([self = shared_from_this(), id = sb.spec.id, generation = sb.generation](auto ec) {
+      Sandbox* current = self->Find(id);
+      if (ec || current == nullptr || current->generation != generation || current->state != State::kReady) return;
+      const uint64_t missed = current->ping_seq - current->pong_seq;
+      if (missed >= self->options_.health_misses) {
+        return self->Fail(*current, "hung: " + std::to_string(missed) + " heartbeats unanswered");
+      }
+      self->Send(*current, {{"type", "ping"}, {"seq", ++current->ping_seq}});
+      self->ScheduleHeartbeat(*current);
+    });
+  }
+
+  void Send(Sandbox& sb, const nlohmann::json& message) {
+    sb.write_queue.push_back(EncodeFrame(message));
+    if (!sb.writing) WriteNext(sb);
+  }
+
+  void WriteNext(Sandbox& sb) {
+    if (sb.write_queue.empty() || !sb.control) return;
+    sb.writing = true;
+    asio::async_write(*sb.control, asio::buffer(sb.write_queue.front()),
+                      [self = shared_from_this(), id = sb.spec.id, generation = sb.generation](auto ec, std::size_t) {
+                        Sandbox* current = self->Find(id);
+                        if (current == nullptr || current->generation != generation) return;
+                        current->writing = false;
+                        if (ec) return;  // the exit watch reports the worker's end
+                        current->write_queue.pop_front();
+                        self->WriteNext(*current);
+                      });
+  }
+
+  void OnExit(const std::string& id, uint64_t generation) {
+    Sandbox* sb = Find(id);
+    if (sb == nullptr || sb->generation != generation || !sb->process) return;
+    const std::optional<int> wait_status = sb->process->TryReap();
+    std::string reason = wait_status ? DescribeExit(*wait_status) : "crashed";
+    if (auto usage = sb->process->cgroup().Usage(); usage.ok() && usage->oom_kills > sb->oom_kills_at_launch) {
+      reason = "oom: killed by the memory limit";
+    }
+    if (!sb->last_error.empty() && sb->state == State::kStarting) reason += " (" + sb->last_error + ")";
+    Fail(*sb, reason);
+  }
+
+  // Ends the current run: kills what is left, answers everything waiting on it.
+  void Stop(Sandbox& sb, const std::string& reason) {
+    ++sb.generation;
+    sb.heartbeat.cancel();
+    sb.ready_timer.cancel();
+    sb.backoff_timer.cancel();
+    sb.control.reset();
+    sb.exit_watch.reset();
+    if (sb.process) {
+      if (Status s = sb.process->Kill(); !s.ok()) spdlog::error("sandbox {}: {}", sb.spec.id, s.message());
+      sb.process.reset();
+    }
+    auto execs = std::exchange(sb.execs, {});
+    for (auto& [exec_id, pending] : execs) {
+      pending.done(Unavailable("sandbox " + sb.spec.id + " stopped while the command ran: " + reason));
+    }
+  }
+
+  void Fail(Sandbox& sb, const std::string& reason) {
+    spdlog::warn("sandbox {} failed: {}", sb.spec.id, reason);
+    sb.last_error = reason;
+    Stop(sb, reason);
+    auto waiters = std::exchange(sb.ready_waiters, {});
+    for (auto& waiter : waiters) waiter(Unavailable("sandbox " + sb.spec.id + " failed to start: " + reason));
+
+    const auto now = Clock::now();
+    sb.failures.push_back(now);
+    while (!sb.failures.empty() && now - sb.failures.front() > options_.crash_loop_window) sb.failures.pop_front();
+    if (sb.failures.size() >= options_.crash_loop_failures) {
+      Transit(sb, State::kQuarantined,
+              reason + "; quarantined after " + std::to_string(sb.failures.size()) + " failures in " +
+                  std::to_string(options_.crash_loop_window.count() / 1000) + " s");
+      return;
+    }
+    ++sb.restarts;
+    Transit(sb, State::kRestarting, reason);
+    // The first failure restarts at once; each further one in the window waits twice as long.
+    auto delay = std::chrono::milliseconds(0);
+    if (sb.failures.size() > 1) {
+      const auto doublings = std::min<std::size_t>(sb.failures.size() - 2, 20);
+      delay = std::min<std::chrono::milliseconds>(options_.backoff_max, options_.backoff_initial * (1 << doublings));
+    }
+    sb.backoff_timer.expires_after(delay);
+    sb.backoff_timer.async_wait([self = shared_from_this(), id = sb.spec.id, generation = sb.generation](auto ec) {
+      Sandbox* current = self->Find(id);
+      if (ec || current == nullptr || current->generation != generation) return;
+      self->Launch(*current);
+    });
+  }
+
+  void Remove(Sandbox& sb, const std::string& reason) {
+    const std::string id = sb.spec.id;
+    Stop(sb, reason);
+    auto waiters = std::exchange(sb.ready_waiters, {});
+    for (auto& waiter : waiters) waiter(Unavailable("sandbox " + id + " " + reason));
+    Transit(sb, State::kStopped, reason);
+    std::error_code ec;
+    std::filesystem::remove_all(options_.state_dir / id, ec);
+    if (ec) spdlog::error("removing {}: {}", (options_.state_dir / id).string(), ec.message());
+    sandboxes_.erase(id);
+  }
+
+  Strand strand_;
+  const SupervisorOptions options_;
+  SupervisorObserver& observer_;
+  std::map<std::string, std::unique_ptr<Sandbox>> sandboxes_;
+};
+
+Supervisor::Supervisor(asio::io_context& io, SupervisorOptions options, SupervisorObserver& observer)
+    : impl_(std::make_shared<Impl>(io, std::move(options), observer)) {}
+
+Supervisor::~Supervisor() = default;
+
+Status Supervisor::RemoveStale() { return impl_->RemoveStale(); }
+
+void Supervisor::Create(Spec spec, SandboxCallback done) {
+  impl_->Post([spec = std::move(spec), done = std::move(done)](Impl& impl) mutable {
+    impl.Create(std::move(spec), std::move(done));
+  });
+}
+
+void Supervisor::Exec(const std::string& id, nlohmann::json request, ExecCallback done) {
+  impl_->Post([id, request = std::move(request), done = std::move(done)](Impl& impl) mutable {
+    impl.Exec(id, std::move(request), std::move(done));
+  });
+}
+
+void Supervisor::Restart(const std::string& id, SandboxCallback done) {
+  impl_->Post([id, done = std::move(done)](Impl& impl) mutable { impl.Restart(id, std::move(done)); });
+}
+
+void Supervisor::Delete(const std::string& id, StatusCallback done) {
+  impl_->Post([id, done = std::move(done)](Impl& impl) mutable { impl.Delete(id, std::move(done)); });
+}
+
+void Supervisor::Get(const std::string& id, SandboxCallback done) {
+  impl_->Post([id, done = std::move(done)](Impl& impl) mutable { impl.Get(id, std::move(done)); });
+}
+
+void Supervisor::List(std::function<void(std::vector<SandboxStatus>)> done) {
+  impl_->Post([done = std::move(done)](Impl& impl) { impl.List(done); });
+}
+
+void Supervisor::StopAll(std::function<void()> done) {
+  impl_->Post([done = std::move(done)](Impl& impl) { impl.StopAll(done); });
+}
+
+}  // namespace rock::sandbox

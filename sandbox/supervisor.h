@@ -1,0 +1,120 @@
+// Keeps sandboxes alive. Crashes are seen from the process itself (its pidfd becomes readable),
+// OOM kills from the cgroup's counter, hangs from missed heartbeats (ping every
+// health_interval, dead after health_misses unanswered). A failed sandbox restarts at once,
+// then with exponential backoff up to a cap; crash_loop_failures failures within
+// crash_loop_window quarantine it. Each sandbox is handled on its own; one crash-looping
+// sandbox never delays another.
+//
+// Thread-safe: every call is posted to the supervisor's strand; callbacks run there too and
+// must not block.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/spec.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace rock::sandbox {
+
+enum class State { kStarting, kReady, kRestarting, kQuarantined, kStopped };
+std::string_view StateName(State state);
+
+struct Transition {
+  std::string sandbox_id;
+  std::string env;
+  std::optional<State> from;  // none for the transition that created the sandbox
+  State to = State::kStarting;
+  std::string reason;  // "ready", "crashed: killed by signal 9", "oom", "hung", ...
+  int64_t ts_ms = 0;
+};
+
+struct SandboxStatus {
+  Spec spec;
+  State state = State::kStarting;
+  pid_t pid = 0;  // init's pid on the host; 0 while not running
+  uint32_t restarts = 0;
+  int64_t created_ms = 0;
+  int64_t state_since_ms = 0;
+  int64_t last_pong_ms = 0;
+  uint32_t missed_heartbeats = 0;
+  std::string last_error;
+  std::optional<CgroupUsage> usage;
+  std::deque<Transition> transitions;  // the latest few, oldest first
+};
+
+class SupervisorObserver {
+ public:
+  virtual ~SupervisorObserver() = default;
+  virtual void OnTransition(const Transition& transition) = 0;
+  // A launch became ready, `latency` after it began.
+  virtual void OnReady(const std::string& sandbox_id, std::chrono::microseconds latency) = 0;
+};
+
+struct SupervisorOptions {
+  std::string worker_path;          // rock-env
+  std::filesystem::path state_dir;  // one directory per sandbox below it
+  std::chrono::milliseconds health_interval{1000};
+  uint32_t health_misses = 3;
+  std::chrono::milliseconds ready_timeout{10'000};
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{30'000};
+  uint32_t crash_loop_failures = 5;
+  std::chrono::milliseconds crash_loop_window{60'000};
+};
+
+class Supervisor {
+ public:
+  using StatusCallback = std::function<void(Status)>;
+  using SandboxCallback = std::function<void(StatusOr<SandboxStatus>)>;
+  using ExecCallback = std::function<void(StatusOr<nlohmann::json>)>;
+
+  // `observer` must outlive the supervisor.
+  Supervisor(boost::asio::io_context& io, SupervisorOptions options, SupervisorObserver& observer);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Removes what a killed predecessor left: its cgroups, processes and state directories.
+  // Blocking; call once at startup before Create.
+  Status RemoveStale();
+
+  // Starts a sandbox (spec.root_dir is assigned here); `done` gets its status once it is
+  // ready, or the reason its first start failed (it is still supervised and retried).
+  void Create(Spec spec, SandboxCallback done);
+  // Runs a command: `request` is the exec message body (argv or shell, stdin, env, cwd,
+  // timeout_ms, max_output_bytes); `done` gets the exec_result.
+  void Exec(const std::string& id, nlohmann::json request, ExecCallback done);
+  // Kills and starts again now; also lifts a quarantine.
+  void Restart(const std::string& id, SandboxCallback done);
+  // Kills the sandbox and removes everything it had.
+  void Delete(const std::string& id, StatusCallback done);
+  void Get(const std::string& id, SandboxCallback done);
+  void List(std::function<void(std::vector<SandboxStatus>)> done);
+  // Stops every sandbox (shutdown); `done` runs when all are gone.
+  void StopAll(std::function<void()> done);
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace rock::sandbox
