@@ -149,6 +149,7 @@ class Daemon {
     const SandboxConfig& sc = config.sandbox;
     sandbox::SupervisorOptions options;
     options.worker_path = sc.worker.empty() ? WorkerNextToRockd() : sc.worker;
+    options.cgroup_parent = CgroupParentFor(config.data_dir);
     options.state_dir = std::filesystem::path(config.data_dir) / "sandboxes";
     options.health_interval = milliseconds(sc.health_interval_ms);
     options.health_misses = sc.health_misses;
@@ -158,6 +159,18 @@ class Daemon {
     options.crash_loop_failures = sc.crash_loop_failures;
     options.crash_loop_window = milliseconds(sc.crash_loop_window_ms);
     return options;
+  }
+
+  // "rockd-<hash of the data dir>": stable across restarts, so a new rockd finds what its
+  // killed predecessor left, and distinct for every data dir, so two rockd never share one.
+  static std::string CgroupParentFor(const std::string& data_dir) {
+    std::error_code ec;
+    const std::string path = std::filesystem::weakly_canonical(data_dir, ec).string();
+    uint64_t hash = 1469598103934665603ull;  // FNV-1a
+    for (unsigned char c : ec ? data_dir : path) hash = (hash ^ c) * 1099511628211ull;
+    char name[32];
+    std::snprintf(name, sizeof(name), "rockd-%012llx", static_cast<unsigned long long>(hash & 0xffffffffffffull));
+    return name;
   }
 
   static std::string WorkerNextToRockd() {

@@ -174,6 +174,7 @@ class SandboxApi {
                 {"env", s.spec.env},
                 {"state", sandbox::StateName(s.state)},
                 {"pid", s.pid},
+                {"cgroup", s.cgroup},
                 {"restarts", s.restarts},
                 {"created_at_ms", s.created_ms},
                 {"state_since_ms", s.state_since_ms},

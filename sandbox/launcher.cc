@@ -72,9 +72,11 @@ std::optional<int> SandboxProcess::TryReap() {
   return wait_status_;
 }
 
-StatusOr<std::unique_ptr<SandboxProcess>> Launch(const Spec& spec, const std::string& worker_path) {
+StatusOr<std::unique_ptr<SandboxProcess>> Launch(const Spec& spec, const LaunchOptions& options) {
   if (Status s = ValidateSpec(spec); !s.ok()) return s;
-  auto cgroup = Cgroup::Create(spec.id, {spec.limits.memory_bytes, spec.limits.cpu_millis, spec.limits.pids});
+  const std::string& worker_path = options.worker_path;
+  auto cgroup = Cgroup::Create(spec.id, {spec.limits.memory_bytes, spec.limits.cpu_millis, spec.limits.pids},
+                               options.cgroup_parent);
   if (!cgroup.ok()) return cgroup.status().WithContext("sandbox " + spec.id);
 
   int sv[2];

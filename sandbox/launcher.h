@@ -51,6 +51,11 @@ class SandboxProcess {
   std::optional<int> wait_status_;
 };
 
-StatusOr<std::unique_ptr<SandboxProcess>> Launch(const Spec& spec, const std::string& worker_path);
+struct LaunchOptions {
+  std::string worker_path;    // rock-env
+  std::string cgroup_parent;  // the sandbox's cgroup is <cgroup_parent>/<spec.id>
+};
+
+StatusOr<std::unique_ptr<SandboxProcess>> Launch(const Spec& spec, const LaunchOptions& options);
 
 }  // namespace rock::sandbox

@@ -177,12 +177,14 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void StopAll(const std::function<void()>& done) {
-    while (!sandboxes_.empty()) Remove(*sandboxes_.begin()->second, "rockd stopping");
+    std::vector<std::string> ids;
+    for (const auto& [id, sb] : sandboxes_) ids.push_back(id);
+    for (const auto& id : ids) Remove(*sandboxes_.at(id), "rockd stopping");
     done();
   }
 
   Status RemoveStale() {
-    Status status = Cgroup::RemoveStale();
+    Status status = Cgroup::RemoveStale(options_.cgroup_parent);
     std::error_code ec;
     if (std::filesystem::exists(options_.state_dir, ec)) {
       for (const auto& entry : std::filesystem::directory_iterator(options_.state_dir, ec)) {
@@ -215,7 +217,8 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   SandboxStatus Snapshot(Sandbox& sb) {
-    SandboxStatus status{sb.spec, sb.state, sb.process ? sb.process->pid() : 0, sb.restarts, sb.created_ms,
+    SandboxStatus status{sb.spec, sb.state, sb.process ? sb.process->pid() : 0,
+                         sb.process ? sb.process->cgroup().path() : std::string(), sb.restarts, sb.created_ms,
                          sb.state_since_ms, sb.last_pong_ms, static_cast<uint32_t>(sb.ping_seq - sb.pong_seq),
                          sb.last_error, std::nullopt, sb.transitions};
     if (sb.process) {
@@ -235,7 +238,7 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
     std::filesystem::create_directories(sb.spec.root_dir, mkdir_error);
     if (mkdir_error) return Fail(sb, "creating " + sb.spec.root_dir + ": " + mkdir_error.message());
     sb.launched_at = Clock::now();
-    auto process = sandbox::Launch(sb.spec, options_.worker_path);
+    auto process = sandbox::Launch(sb.spec, {options_.worker_path, options_.cgroup_parent});
     if (!process.ok()) return Fail(sb, "launch: " + process.status().message());
     sb.process = std::move(process).value();
     if (auto usage = sb.process->cgroup().Usage(); usage.ok()) sb.oom_kills_at_launch = usage->oom_kills;

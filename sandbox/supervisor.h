@@ -49,7 +49,8 @@ struct Transition {
 struct SandboxStatus {
   Spec spec;
   State state = State::kStarting;
-  pid_t pid = 0;  // init's pid on the host; 0 while not running
+  pid_t pid = 0;       // init's pid on the host; 0 while not running
+  std::string cgroup;  // "<parent>/<id>" below each controller's mount; empty while not running
   uint32_t restarts = 0;
   int64_t created_ms = 0;
   int64_t state_since_ms = 0;
@@ -70,6 +71,9 @@ class SupervisorObserver {
 
 struct SupervisorOptions {
   std::string worker_path;          // rock-env
+  // Every sandbox's cgroup lives below it, and RemoveStale clears it: one parent per rockd
+  // instance (per data dir), so instances never touch each other's sandboxes.
+  std::string cgroup_parent = std::string(Cgroup::kDefaultParent);
   std::filesystem::path state_dir;  // one directory per sandbox below it
   std::chrono::milliseconds health_interval{1000};
   uint32_t health_misses = 3;

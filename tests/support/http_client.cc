@@ -20,38 +20,39 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-void SetReceiveTimeout(int fd, std::chrono::milliseconds timeout) {
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
+constexpr std::chrono::seconds kHttpDeadline{10};
 
 tcp::endpoint Loopback(uint16_t port) { return {asio::ip::make_address("127.0.0.1"), port}; }
 
 }  // namespace
 
+// Async operations with a deadline on the stream: Asio's blocking calls re-poll on EAGAIN, so
+// SO_RCVTIMEO would not bound them and a silent server would hang the test.
 HttpReply Http(uint16_t port, const std::string& method, const std::string& target, const std::string& body,
                const Headers& headers) {
   asio::io_context io;
-  tcp::socket socket(io);
-  beast::error_code ec;
-  socket.connect(Loopback(port), ec);
-  if (ec) return {};
-  SetReceiveTimeout(socket.native_handle(), std::chrono::seconds(10));
+  beast::tcp_stream stream(io);
   http::request<http::string_body> request(http::string_to_verb(method), target, 11);
   if (request.method() == http::verb::unknown) request.method_string(method);
   request.set(http::field::host, "127.0.0.1");
   for (const auto& [name, value] : headers) request.set(name, value);
   request.body() = body;
   request.prepare_payload();
-  http::write(socket, request, ec);
-  if (ec) return {};
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
   parser.skip(method == "HEAD");
-  http::read(socket, buffer, parser, ec);
-  if (ec) return {};
+  bool done = false;
+  stream.expires_after(kHttpDeadline);
+  stream.async_connect(Loopback(port), [&](beast::error_code ec) {
+    if (ec) return;
+    http::async_write(stream, request, [&](beast::error_code write_ec, std::size_t) {
+      if (write_ec) return;
+      http::async_read(stream, buffer, parser, [&](beast::error_code read_ec, std::size_t) { done = !read_ec; });
+    });
+  });
+  io.run();
+  if (!done) return {};
   HttpReply reply;
   const auto& response = parser.get();
   reply.status = static_cast<int>(response.result_int());
@@ -114,59 +115,84 @@ RawReply RawExchange(uint16_t port, std::string_view bytes, std::chrono::millise
   return connection.Receive(timeout);
 }
 
+// A read that outlives one Read() call stays pending and completes in a later one, so a
+// timeout never cancels a WebSocket read half way through a frame.
 class WsClient::Impl {
  public:
+  // Runs handlers until `finished()` or `timeout`; returns finished().
+  template <typename Finished>
+  bool RunUntil(std::chrono::milliseconds timeout, Finished finished) {
+    io.restart();
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!finished() && std::chrono::steady_clock::now() < deadline) {
+      if (io.run_one_until(deadline) == 0) break;
+    }
+    return finished();
+  }
+
+  void StartRead() {
+    reading = true;
+    ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+      reading = false;
+      if (ec) {
+        open = false;
+        return;
+      }
+      message = beast::buffers_to_string(buffer.data());
+      buffer.consume(buffer.size());
+    });
+  }
+
   asio::io_context io;
-  websocket::stream<tcp::socket> ws{io};
+  websocket::stream<beast::tcp_stream> ws{io};
   beast::flat_buffer buffer;
+  std::optional<std::string> message;
   bool open = false;
+  bool reading = false;
 };
 
 WsClient::WsClient(uint16_t port, const std::string& target, const Headers& headers, int receive_buffer)
     : impl_(std::make_unique<Impl>()) {
   beast::error_code ec;
-  auto& socket = impl_->ws.next_layer();
+  auto& socket = beast::get_lowest_layer(impl_->ws).socket();
   socket.open(tcp::v4(), ec);
   if (receive_buffer > 0) socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer), ec);
-  socket.connect(Loopback(port), ec);
-  if (ec) {
-    error_ = "connect: " + ec.message();
-    return;
-  }
-  SetReceiveTimeout(socket.native_handle(), std::chrono::seconds(10));
   impl_->ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& request) {
     for (const auto& [name, value] : headers) request.set(name, value);
   }));
   websocket::response_type response;
-  impl_->ws.handshake(response, "127.0.0.1", target, ec);
-  if (ec) {
-    error_ = "handshake: " + ec.message() + " (HTTP " + std::to_string(response.result_int()) + ")";
-    return;
-  }
-  impl_->open = true;
+  bool done = false;
+  beast::get_lowest_layer(impl_->ws).expires_after(kHttpDeadline);
+  beast::get_lowest_layer(impl_->ws).async_connect(Loopback(port), [&](beast::error_code connect_ec) {
+    if (connect_ec) {
+      error_ = "connect: " + connect_ec.message();
+      done = true;
+      return;
+    }
+    impl_->ws.async_handshake(response, "127.0.0.1", target, [&](beast::error_code handshake_ec) {
+      done = true;
+      if (handshake_ec) {
+        error_ = "handshake: " + handshake_ec.message() + " (HTTP " + std::to_string(response.result_int()) + ")";
+      } else {
+        impl_->open = true;
+      }
+    });
+  });
+  if (!impl_->RunUntil(kHttpDeadline, [&] { return done; })) error_ = "handshake timed out";
+  beast::get_lowest_layer(impl_->ws).expires_never();
 }
 
 WsClient::~WsClient() {
-  if (impl_->open) {
-    beast::error_code ignored;
-    impl_->ws.next_layer().close(ignored);
-  }
+  beast::error_code ignored;
+  beast::get_lowest_layer(impl_->ws).socket().close(ignored);
 }
 
 bool WsClient::connected() const { return impl_->open; }
 
 std::optional<std::string> WsClient::Read(std::chrono::milliseconds timeout) {
-  if (!impl_->open) return std::nullopt;
-  pollfd pfd{impl_->ws.next_layer().native_handle(), POLLIN, 0};
-  if (impl_->buffer.size() == 0 && poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
-  beast::error_code ec;
-  impl_->buffer.clear();
-  impl_->ws.read(impl_->buffer, ec);
-  if (ec) {
-    impl_->open = false;
-    return std::nullopt;
-  }
-  return beast::buffers_to_string(impl_->buffer.data());
+  if (!impl_->message && impl_->open && !impl_->reading) impl_->StartRead();
+  if (!impl_->message && impl_->reading) impl_->RunUntil(timeout, [this] { return !impl_->reading; });
+  return std::exchange(impl_->message, std::nullopt);
 }
 
 bool WsClient::WaitClosed(std::chrono::milliseconds timeout) {
