@@ -44,6 +44,7 @@ test-asan: build-asan
 
 bench: build
 	bench/http_load.sh
+	build/bin/sandbox_bench
 
 install: build
 	cmake --install build

@@ -411,7 +411,9 @@ class Bench {
     if (mkdtemp(dir_template) == nullptr) return rock::ErrnoError("mkdtemp(/tmp/rock-sandbox-bench-XXXXXX)", errno);
     state_dir_ = dir_template;
     Progress("state directory " + state_dir_.string() + ", worker " + options_.worker);
-    if (access(options_.worker.c_str(), X_OK) != 0) return rock::ErrnoError("access(" + options_.worker + ", X_OK)", errno);
+    if (access(options_.worker.c_str(), X_OK) != 0) {
+      return rock::ErrnoError("access(" + options_.worker + ", X_OK)", errno);
+    }
 
     std::vector<std::function<Status()>> phases = {
         [this] { return Floor(); },
@@ -471,17 +473,20 @@ class Bench {
       if (!d.stopped_by.empty()) fmt::print("| creation stopped by | {} |\n", d.stopped_by);
       fmt::print("| time to create them ({} at a time) | {:.1f} s |\n", kCreateBatch, d.create_s);
       if (d.mem_available_per_sandbox_kib) {
-        fmt::print("| host memory per sandbox (MemAvailable drop / live) | {:.0f} KiB |\n", *d.mem_available_per_sandbox_kib);
+        fmt::print("| host memory per sandbox (MemAvailable drop / live) | {:.0f} KiB |\n",
+                   *d.mem_available_per_sandbox_kib);
       }
       if (d.kernel_per_sandbox_kib) {
-        fmt::print("| kernel objects per sandbox (Δ Slab + KernelStack + PageTables / live; slab partly reclaimable) | {:.0f} KiB |\n",
+        fmt::print("| kernel objects per sandbox (Δ Slab + KernelStack + PageTables / live; slab partly "
+                   "reclaimable) | {:.0f} KiB |\n",
                    *d.kernel_per_sandbox_kib);
       }
       if (d.shmem_per_sandbox_kib) {
         fmt::print("| tmpfs per sandbox (Δ Shmem / live) | {:.0f} KiB |\n", *d.shmem_per_sandbox_kib);
       }
       if (d.cgroup_memory_per_sandbox_kib) {
-        fmt::print("| cgroup memory per sandbox (sum of memory.usage over the ready ones / their count) | {:.0f} KiB |\n",
+        fmt::print("| cgroup memory per sandbox (sum of memory.usage over the ready ones / their count) | "
+                   "{:.0f} KiB |\n",
                    *d.cgroup_memory_per_sandbox_kib);
       }
       fmt::print("| time to delete them all (Deletes posted at once) | {:.0f} ms ({:.2f} ms each) |\n", d.delete_ms,
@@ -747,7 +752,8 @@ class Bench {
     Created c = CreateAll(std::move(specs));
     const double wall_s = std::chrono::duration<double>(c.last_ready - c.start).count();
     const std::optional<double> rate =
-        c.ready.empty() || wall_s <= 0 ? std::nullopt : std::optional<double>(static_cast<double>(c.ready.size()) / wall_s);
+        c.ready.empty() || wall_s <= 0 ? std::nullopt
+                                       : std::optional<double>(static_cast<double>(c.ready.size()) / wall_s);
     Progress(fmt::format("create→ready ({}): {} ready, {} failed, {:.2f} s to the last ready", label, c.ready.size(),
                          c.failed, wall_s));
     rows_.push_back({fmt::format("({}) launch→ready, {} at once", label, n), Summarize(c.launch_ms), std::nullopt,
@@ -801,7 +807,8 @@ class Bench {
     d.kernel_per_sandbox_kib = per_sandbox(kernel_before, kernel_after);
     d.shmem_per_sandbox_kib = per_sandbox(shmem_before, shmem_after);
     auto statuses = std::make_shared<std::promise<std::vector<rock::sandbox::SandboxStatus>>>();
-    supervisor_->List([statuses](std::vector<rock::sandbox::SandboxStatus> list) { statuses->set_value(std::move(list)); });
+    supervisor_->List(
+        [statuses](std::vector<rock::sandbox::SandboxStatus> list) { statuses->set_value(std::move(list)); });
     auto future = statuses->get_future();
     if (future.wait_for(std::chrono::seconds(60)) == std::future_status::ready && !live.empty()) {
       uint64_t sum = 0;
@@ -842,7 +849,9 @@ class Bench {
       auto status = std::make_shared<std::promise<StatusOr<rock::sandbox::SandboxStatus>>>();
       supervisor_->Get(id, [status](StatusOr<rock::sandbox::SandboxStatus> s) { status->set_value(std::move(s)); });
       auto future = status->get_future();
-      if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return rock::Unavailable("crash: Get hung");
+      if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+        return rock::Unavailable("crash: Get hung");
+      }
       auto snapshot = future.get();
       if (!snapshot.ok()) return snapshot.status().WithContext("crash: Get " + id);
       if (snapshot->state != rock::sandbox::State::kReady || snapshot->pid <= 0) {
@@ -851,7 +860,9 @@ class Bench {
       }
       const Record before = tracker_.Get(id);
       const auto killed_at = Clock::now();
-      if (kill(snapshot->pid, SIGKILL) != 0) return rock::ErrnoError(fmt::format("kill({}, SIGKILL)", snapshot->pid), errno);
+      if (kill(snapshot->pid, SIGKILL) != 0) {
+        return rock::ErrnoError(fmt::format("kill({}, SIGKILL)", snapshot->pid), errno);
+      }
       const bool back = tracker_.WaitUntil(
           [&](const std::map<std::string, Record>& records, std::size_t) {
             auto it = records.find(id);
@@ -868,10 +879,12 @@ class Bench {
       relaunch.push_back(std::chrono::duration<double, std::milli>(after.ready_latency).count());
     }
     const std::string note = lost == 0 ? "" : fmt::format("{} not ready again within 10 s", lost);
-    rows_.push_back({"crash: SIGKILL init → replacement ready (OnReady)", Summarize(replaced), std::nullopt, "≤ 50", note});
+    rows_.push_back(
+        {"crash: SIGKILL init → replacement ready (OnReady)", Summarize(replaced), std::nullopt, "≤ 50", note});
     rows_.push_back({"crash: SIGKILL init → failure recorded (pidfd seen, old tree killed, cgroup removed)",
                      Summarize(detected), std::nullopt, "", ""});
-    rows_.push_back({"crash: relaunch → ready (supervisor's OnReady latency)", Summarize(relaunch), std::nullopt, "", ""});
+    rows_.push_back(
+        {"crash: relaunch → ready (supervisor's OnReady latency)", Summarize(relaunch), std::nullopt, "", ""});
     auto ms = DeleteAll(pool.ids);
     if (!ms.ok()) return ms.status();
     StopSupervisor();
@@ -939,7 +952,9 @@ void RaiseFdLimit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == limit.rlim_max) return;
   limit.rlim_cur = limit.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) Progress(fmt::format("setrlimit(RLIMIT_NOFILE): {}", std::strerror(errno)));
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    Progress(fmt::format("setrlimit(RLIMIT_NOFILE): {}", std::strerror(errno)));
+  }
 }
 
 std::string QuoteArg(const std::string& arg) {

@@ -102,13 +102,7 @@ TEST(RockdStore, StartAndStopAreRecordedAndSurviveRestart) {
     ASSERT_NE(rockd, nullptr);
     ASSERT_EQ(rockd->Stop(SIGTERM), 0) << rockd->Log();
   }
-  const std::string command = "sqlite3 " + data + "/rockd.db 'SELECT kind FROM daemon_events ORDER BY id'";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string kinds;
-  char line[64];
-  while (fgets(line, sizeof(line), pipe) != nullptr) kinds += line;
-  pclose(pipe);
+  const std::string kinds = SqliteQuery(data + "/rockd.db", "SELECT kind FROM daemon_events ORDER BY id");
   EXPECT_EQ(kinds, "start\nstop\nstart\nstop\n");
 }
 

@@ -21,6 +21,14 @@ constexpr const char* kFastSupervision =
 
 // `cgroup` is the sandbox's "<parent>/<id>" from the API.
 bool CgroupExists(const std::string& cgroup) { return std::filesystem::exists("/sys/fs/cgroup/memory/" + cgroup); }
+// Whether the status's transitions include a restart whose reason starts with `reason`.
+bool RestartedFor(const json& status, std::string_view reason) {
+  for (const auto& t : status["transitions"]) {
+    if (t["to"] == "restarting" && t["reason"].get<std::string>().starts_with(reason)) return true;
+  }
+  return false;
+}
+
 bool ProcessAlive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH); }
 
 class RockdSandboxes : public ::testing::Test {
@@ -161,11 +169,7 @@ TEST_F(RockdSandboxes, KilledWorkerIsRestartedAndReadyAgain) {
   EXPECT_EQ(after["state"], "ready");
   EXPECT_EQ(after["restarts"], 1);
   EXPECT_EQ(Exec(id, {{"cmd", "echo back"}}).json()["stdout"], "back\n");
-  bool saw_crash = false;
-  for (const auto& t : after["transitions"]) {
-    saw_crash |= t["to"] == "restarting" && t["reason"].get<std::string>().starts_with("crashed: killed by signal 9");
-  }
-  EXPECT_TRUE(saw_crash) << after.dump();
+  EXPECT_TRUE(RestartedFor(after, "crashed: killed by signal 9")) << after.dump();
   EXPECT_NE(Metrics().find(R"(rockd_sandbox_restarts_total{reason="crash"} 1)"), std::string::npos);
 }
 
@@ -176,9 +180,7 @@ TEST_F(RockdSandboxes, StoppedWorkerIsDeclaredHungAndRestarted) {
   ASSERT_EQ(kill(pid, SIGSTOP), 0);
   const json after = WaitReplaced(id, pid);
   EXPECT_EQ(after["state"], "ready");
-  bool saw_hang = false;
-  for (const auto& t : after["transitions"]) saw_hang |= t["reason"].get<std::string>().starts_with("hung");
-  EXPECT_TRUE(saw_hang) << after.dump();
+  EXPECT_TRUE(RestartedFor(after, "hung")) << after.dump();
   EXPECT_FALSE(ProcessAlive(pid)) << "the hung worker was killed, not left stopped";
   EXPECT_NE(Metrics().find(R"(rockd_sandbox_restarts_total{reason="hung"} 1)"), std::string::npos);
 }
@@ -220,14 +222,10 @@ TEST_F(RockdSandboxes, TransitionsAreStoredAndPublished) {
   EXPECT_EQ(seen, (std::vector<std::string>{"starting", "ready"}));
   ASSERT_EQ(Http(rockd_->port(), "DELETE", "/api/v1/sandboxes/" + id).status, 200);
   ASSERT_EQ(rockd_->Stop(SIGTERM), 0);
-  const std::string query = "sqlite3 " + rockd_->data_dir() + "/rockd.db \"SELECT group_concat(to_state, ',') FROM "
-                            "sandbox_events WHERE sandbox_id = '" + id + "'\"";
-  FILE* pipe = popen(query.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  char line[256] = {};
-  ASSERT_NE(fgets(line, sizeof(line), pipe), nullptr);
-  pclose(pipe);
-  EXPECT_EQ(std::string(line), "starting,ready,stopped\n");
+  const std::string states =
+      SqliteQuery(rockd_->data_dir() + "/rockd.db",
+                  "SELECT group_concat(to_state, ',') FROM sandbox_events WHERE sandbox_id = '" + id + "'");
+  EXPECT_EQ(states, "starting,ready,stopped\n");
 }
 
 TEST(RockdSandboxRecovery, LeftoversOfAKilledRockdAreRemovedAtStartup) {
@@ -254,13 +252,7 @@ TEST(RockdSandboxRecovery, LeftoversOfAKilledRockdAreRemovedAtStartup) {
   EXPECT_FALSE(CgroupExists(cgroup));
   EXPECT_FALSE(std::filesystem::exists(data + "/sandboxes/" + id));
   ASSERT_EQ(second->Stop(SIGTERM), 0);
-  const std::string query = "sqlite3 " + data + "/rockd.db \"SELECT state FROM sandboxes WHERE id = '" + id + "'\"";
-  FILE* pipe = popen(query.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  char line[64] = {};
-  ASSERT_NE(fgets(line, sizeof(line), pipe), nullptr);
-  pclose(pipe);
-  EXPECT_EQ(std::string(line), "stopped\n");
+  EXPECT_EQ(SqliteQuery(data + "/rockd.db", "SELECT state FROM sandboxes WHERE id = '" + id + "'"), "stopped\n");
 }
 
 }  // namespace

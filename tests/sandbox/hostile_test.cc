@@ -46,15 +46,6 @@ std::string ReadHostFile(const std::string& path) {
 
 bool ProcessGone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
 
-int HostProcessCount() {
-  int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") == std::string::npos) ++count;
-  }
-  return count;
-}
-
 // Where the sandbox's group (`cgroup` is "<parent>/<id>" from the API) of `controller` lives:
 // its own hierarchy on v1, the unified one on v2.
 std::string CgroupDir(const std::string& controller, const std::string& cgroup) {
@@ -198,15 +189,13 @@ TEST_F(HostileSandboxTest, ForkBombIsCappedByPidsLimit) {
       "python3 -c 'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass'";
   for (const std::string& bomb : {std::string(":(){ :|:& };:"), python_bomb}) {
     SCOPED_TRACE(bomb);
-    const int host_before = HostProcessCount();
+    // The sandbox's own pids counter, not the host's process count: other work on the host
+    // (builds, benchmarks) moves that by hundreds and would make the check meaningless.
     auto exec = std::async(std::launch::async, [&] { return ExecReply(victim_.id, bomb, 3, ""); });
-    auto host_and_sandbox = [&] { return std::pair(HostProcessCount(), ReadCounter(pids_current)); };
-    const auto [host_peak, sandbox_peak] = PeakWhile(exec, host_and_sandbox);
+    const uint64_t sandbox_peak = PeakWhile(exec, [&] { return ReadCounter(pids_current); });
     const HttpReply reply = exec.get();
     ASSERT_EQ(reply.status, 200) << reply.body;
     EXPECT_LE(sandbox_peak, 32u) << "the pids cgroup let the bomb grow past its limit";
-    // Others share this host; 100 is slack for them, far below what an unbounded bomb makes.
-    EXPECT_LT(host_peak, host_before + 32 + 100) << "host processes: " << host_before << " before, " << host_peak;
     // Whatever way the exec ended, the bomb ended with it: only the init is left.
     EXPECT_TRUE(Eventually([&] { return ReadCounter(pids_current) == 1; }, seconds(5)))
         << ReadCounter(pids_current) << " processes left; exec: " << reply.body.substr(0, 300);

@@ -152,4 +152,18 @@ RunResult RunRockd(const std::vector<std::string>& args, const EnvList& env, std
   return result;
 }
 
+std::string SqliteQuery(const std::string& db, const std::string& sql) {
+  const std::string command = "sqlite3 '" + db + "' \"" + sql + "\"";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    ADD_FAILURE() << "popen(" << command << "): " << std::strerror(errno);
+    return {};
+  }
+  std::string out;
+  char chunk[256];
+  while (fgets(chunk, sizeof(chunk), pipe) != nullptr) out += chunk;
+  if (const int rc = pclose(pipe); rc != 0) ADD_FAILURE() << command << " exited with " << rc;
+  return out;
+}
+
 }  // namespace rock::test

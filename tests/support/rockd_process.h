@@ -71,6 +71,9 @@ struct RunResult {
 RunResult RunRockd(const std::vector<std::string>& args, const EnvList& env = {},
                    std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// Runs `sql` on the SQLite database `db` with the sqlite3 shell; returns what it printed.
+std::string SqliteQuery(const std::string& db, const std::string& sql);
+
 // Polls `condition` until true or `timeout`; returns its last value.
 template <typename Condition>
 bool Eventually(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
