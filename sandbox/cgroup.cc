@@ -509,6 +509,19 @@ Status Cgroup::Attach(pid_t pid) {
   return Status::Ok();
 }
 
+StatusOr<std::vector<std::string>> Cgroup::SelfAttachFiles() const {
+  if (path_.empty()) return Logged(FailedPrecondition("attach to a destroyed cgroup"));
+  StatusOr<const Layout*> layout = GetLayout();
+  if (!layout.ok()) return layout.status();
+  std::vector<std::string> files;
+  for (const std::string& name : controllers_) {
+    std::string file = Dir(*FindController(**layout, name), path_) + "/cgroup.procs";
+    // Co-mounted controllers (and every controller on v2) share one directory.
+    if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(std::move(file));
+  }
+  return files;
+}
+
 Status Cgroup::KillAll() {
   if (path_.empty()) return Logged(FailedPrecondition("kill all in a destroyed cgroup"));
   StatusOr<const Layout*> layout = GetLayout();

@@ -56,6 +56,9 @@ class Cgroup {
   // Moves `pid` into the group in every controller. On v1 this moves one thread: attach a
   // process before it starts threads (between fork and exec, as the launcher does).
   Status Attach(pid_t pid);
+  // The cgroup.procs files a process writes "0" into to move itself into the group: one per
+  // hierarchy. Lets a child join its cgroup between clone and exec with plain open/write.
+  StatusOr<std::vector<std::string>> SelfAttachFiles() const;
   // SIGKILLs every process in the group and its subgroups, stopped and daemonized ones too,
   // and returns once the group is empty (bounded; DeadlineExceeded if it never empties).
   Status KillAll();

@@ -1,10 +1,11 @@
 #include "sandbox/launcher.h"
 
 #include <fcntl.h>
-#include <linux/sched.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,26 +20,57 @@
 namespace rock::sandbox {
 namespace {
 
-pid_t Clone3(uint64_t flags, int* pidfd) {
-  clone_args args{};
-  args.flags = flags | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uint64_t>(pidfd);
-  args.exit_signal = SIGCHLD;
-  return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof(args)));
-}
+constexpr std::size_t kChildStackBytes = 64 * 1024;
+constexpr int kExitAttachFailed = 120;
+constexpr int kExitDupFailed = 121;
+constexpr int kExitExecFailed = 122;
 
-// In the child, between clone and exec: async-signal-safe calls only, and no return.
-[[noreturn]] void ExecWorker(int go_fd, int control_fd, const char* worker, char* const argv[], char* const envp[]) {
+// What the child needs, prepared by the parent: the child shares the parent's memory
+// (CLONE_VM) and may not allocate.
+struct ChildArgs {
+  const std::vector<std::string>* attach_files;
+  int control_fd;
+  const char* worker;
+  char* const* argv;
+  char* const* envp;
+};
+
+// Runs in the child between clone and exec on its own small stack, sharing memory with the
+// suspended parent (CLONE_VFORK): async-signal-safe calls only, never a return into rockd.
+// Not instrumented: sanitizers do not expect code on a foreign stack in a vfork child.
+__attribute__((no_sanitize("address", "undefined"))) int ChildMain(void* raw) {
+  const auto* args = static_cast<const ChildArgs*>(raw);
+  // Handlers are the child's own copy (no CLONE_SIGHAND): put caught signals back to their
+  // default before unblocking, so nothing of rockd's can run here.
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction current {};
+    if (sigaction(sig, nullptr, &current) == 0 && current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) {
+      sigaction(sig, &default_action, nullptr);
+    }
+  }
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  char go = 0;
-  while (read(go_fd, &go, 1) < 0 && errno == EINTR) {
+  // Join the cgroup before anything can allocate or fork: "0" moves the writer itself.
+  for (const std::string& file : *args->attach_files) {
+    const int fd = open(file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) _exit(kExitAttachFailed);
+    close(fd);
   }
-  if (go != 'g') _exit(120);  // the parent gave up on us
-  if (dup2(control_fd, kControlFd) < 0) _exit(121);
-  execve(worker, argv, envp);
-  _exit(122);
+  if (dup2(args->control_fd, kControlFd) < 0) _exit(kExitDupFailed);
+  execve(args->worker, args->argv, args->envp);
+  _exit(kExitExecFailed);
+}
+
+std::string ChildFailure(int code) {
+  switch (code) {
+    case kExitAttachFailed: return "the child could not join its cgroup";
+    case kExitDupFailed: return "the child could not place its control socket";
+    case kExitExecFailed: return "execve of the worker failed";
+    default: return "the child exited with status " + std::to_string(code) + " before exec";
+  }
 }
 
 // SIGKILL through the pidfd (never a recycled pid), then reap; returns the wait status.
@@ -79,14 +111,13 @@ StatusOr<std::unique_ptr<SandboxProcess>> Launch(const Spec& spec, const LaunchO
                                options.cgroup_parent);
   if (!cgroup.ok()) return cgroup.status().WithContext("sandbox " + spec.id);
 
+  auto attach_files = cgroup->SelfAttachFiles();
+  if (!attach_files.ok()) return attach_files.status().WithContext("sandbox " + spec.id);
+
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return ErrnoError("socketpair(AF_UNIX)", errno);
   UniqueFd control(sv[0]);
   UniqueFd child_end(sv[1]);
-  int go[2];
-  if (pipe2(go, O_CLOEXEC) != 0) return ErrnoError("pipe2(O_CLOEXEC)", errno);
-  UniqueFd go_read(go[0]);
-  UniqueFd go_write(go[1]);
 
   // Everything the child touches is built before clone. The environment is not inherited:
   // rockd's (tokens, paths) is none of the sandbox's business.
@@ -94,30 +125,38 @@ StatusOr<std::unique_ptr<SandboxProcess>> Launch(const Spec& spec, const LaunchO
   char* argv[] = {const_cast<char*>(worker_path.c_str()), const_cast<char*>("--control-fd"), fd_arg.data(), nullptr};
   char path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
   char* envp[] = {path_env, nullptr};
+  const ChildArgs args{&*attach_files, child_end.get(), worker_path.c_str(), argv, envp};
 
+  // posix_spawn-style: CLONE_VM|CLONE_VFORK copies no page tables (a fork of rockd would copy
+  // all of its mappings, and that grows with every live sandbox) and suspends us until the
+  // child has exec'd. Signals stay blocked meanwhile so no handler of ours runs in the child.
+  void* stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return ErrnoError("mmap(child stack)", errno);
+  sigset_t all;
+  sigset_t saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
   int raw_pidfd = -1;
-  const pid_t pid = Clone3(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC, &raw_pidfd);
+  constexpr int kFlags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
+                         CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+  const pid_t pid = clone(ChildMain, static_cast<char*>(stack) + kChildStackBytes, kFlags,
+                          const_cast<ChildArgs*>(&args), &raw_pidfd);
+  const int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  munmap(stack, kChildStackBytes);
   if (pid < 0) {
-    return ErrnoError("clone3(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWUTS|CLONE_NEWIPC) for sandbox " + spec.id,
-                      errno);
+    return ErrnoError("clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD|CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWUTS|"
+                      "CLONE_NEWIPC) for sandbox " + spec.id,
+                      clone_errno);
   }
-  if (pid == 0) ExecWorker(go_read.get(), child_end.get(), worker_path.c_str(), argv, envp);
   UniqueFd pidfd(raw_pidfd);
   child_end.Reset();
-  go_read.Reset();
-
-  // The child waits on `go` so it is in its cgroup before it can allocate or fork.
-  if (Status s = cgroup->Attach(pid); !s.ok()) {
+  // The child has exec'd or died by now; a death before exec says which step failed.
+  siginfo_t info{};
+  if (waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0) {
     KillAndReap(pid, pidfd.get());
-    return s.WithContext("sandbox " + spec.id);
+    return Internal("starting sandbox " + spec.id + ": " + ChildFailure(info.si_status));
   }
-  const char go_byte = 'g';
-  if (write(go_write.get(), &go_byte, 1) != 1) {
-    const int err = errno;
-    KillAndReap(pid, pidfd.get());
-    return ErrnoError("write(go pipe) for sandbox " + spec.id, err);
-  }
-  go_write.Reset();
   auto process = std::make_unique<SandboxProcess>(pid, std::move(pidfd), std::move(control), std::move(cgroup).value());
   if (Status s = WriteFrame(process->control_fd(), {{"type", "spec"}, {"spec", SpecToJson(spec)}}); !s.ok()) {
     return s.WithContext("sending the spec to sandbox " + spec.id);

@@ -1,10 +1,11 @@
 // Starts a sandbox: the first half of the containment order, run in rockd.
 //
-//   1. validate the spec              4. clone3 into new pid, mount, net, uts and ipc namespaces
-//   2. create its cgroup (limits)        (CLONE_PIDFD: exit is seen from the process itself)
-//   3. socketpair for control         5. attach the child to the cgroup, then let it go
-//                                     6. the child execs rock-env on the control socket (fd 3)
-//                                     7. send the spec frame; rock-env contains itself by it
+//   1. validate the spec              4. clone into new pid, mount, net, uts and ipc namespaces
+//   2. create its cgroup (limits)        (CLONE_VM|CLONE_VFORK like posix_spawn; CLONE_PIDFD:
+//   3. socketpair for control            exit is seen from the process itself)
+//                                     5. the child joins its cgroup, then execs rock-env on the
+//                                        control socket (fd 3)
+//                                     6. send the spec frame; rock-env contains itself by it
 //                                        (sandbox/contain.h: mounts ... seccomp last)
 //
 // The child runs only async-signal-safe calls between clone and exec: rockd is multithreaded.

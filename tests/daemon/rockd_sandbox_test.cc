@@ -257,3 +257,35 @@ TEST(RockdSandboxRecovery, LeftoversOfAKilledRockdAreRemovedAtStartup) {
 
 }  // namespace
 }  // namespace rock::test
+
+namespace rock::test {
+namespace {
+
+TEST(RockdSandboxWorker, WorkerThatAlwaysCrashesIsQuarantinedAndReported) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: sandboxes use namespaces and cgroups";
+  auto rockd = RockdProcess::Start(
+      {.config_json = R"({"sandbox":{"worker":"/bin/false"},"restart":{"backoff_initial_ms":10,"crash_loop_failures":3}})"});
+  ASSERT_NE(rockd, nullptr);
+  const HttpReply created = Http(rockd->port(), "POST", "/api/v1/sandboxes", "{}");
+  EXPECT_EQ(created.status, 500) << created.body;
+  EXPECT_EQ(created.json()["error"]["code"], "sandbox_failed");
+  EXPECT_NE(created.body.find("exited with status 1"), std::string::npos) << created.body;
+  json listed;
+  EXPECT_TRUE(Eventually([&] {
+    listed = Http(rockd->port(), "GET", "/api/v1/sandboxes").json()["sandboxes"];
+    return listed.size() == 1 && listed[0]["state"] == "quarantined";
+  })) << listed.dump();
+  EXPECT_EQ(Http(rockd->port(), "GET", "/healthz").status, 200);
+}
+
+TEST(RockdSandboxWorker, MissingWorkerBinaryIsAClearStartFailure) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: sandboxes use namespaces and cgroups";
+  auto rockd = RockdProcess::Start({.config_json = R"({"sandbox":{"worker":"/nonexistent/rock-env"}})"});
+  ASSERT_NE(rockd, nullptr);
+  const HttpReply created = Http(rockd->port(), "POST", "/api/v1/sandboxes", "{}");
+  EXPECT_EQ(created.status, 500) << created.body;
+  EXPECT_NE(created.body.find("execve of the worker failed"), std::string::npos) << created.body;
+}
+
+}  // namespace
+}  // namespace rock::test
