@@ -632,7 +632,7 @@ class Bench {
     if (total.empty()) return rock::Unavailable("steps: no sandbox became ready: " + first_error);
     rows_.push_back({"step: cgroup create (libcgroup; memory, cpu, pids)", Summarize(cg_create), std::nullopt, "", ""});
     rows_.push_back({"step: cgroup destroy (empty group)", Summarize(cg_destroy), std::nullopt, "", ""});
-    rows_.push_back({"step: Launch() in rockd: cgroup + socketpair + clone3 + attach + spec frame", Summarize(launch),
+    rows_.push_back({"step: Launch() in rockd: cgroup + socketpair + clone (vfork-style, child joins its cgroup) + spec frame", Summarize(launch),
                      std::nullopt, "", ""});
     rows_.push_back({"step: exec rock-env → contain (mounts … seccomp) → `ready` frame", Summarize(contain),
                      std::nullopt, "", ""});
