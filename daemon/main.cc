@@ -1,5 +1,6 @@
 // rockd: the sandboxed agent-environment daemon. Flags override the config file, which
 // overrides the embedded defaults (see docs/configuration.md).
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -68,6 +69,10 @@ int main(int argc, char** argv) {
     std::cout << rock::ConfigToJson(*config).dump(2) << "\n";
     return 0;
   }
+  // A peer that goes away mid-write (a dying sandbox worker, a closed client) must surface as
+  // EPIPE on that one write, not as a signal that kills the daemon. Sandboxes get their
+  // signals reset to defaults by the launcher.
+  std::signal(SIGPIPE, SIG_IGN);
   rock::InitLogging(config->log_level);
   return rock::RunDaemon(*config, port_file);
 }

@@ -31,7 +31,8 @@ class FrameDecoder {
   std::size_t offset_ = 0;
 };
 
-// Blocking whole-frame I/O on a file descriptor (the worker side). EINTR is retried.
+// Blocking whole-frame I/O on a file descriptor (a socket or a pipe). EINTR is retried. A
+// writer whose peer may die must ignore SIGPIPE (rockd does) to get EPIPE instead.
 Status WriteFrame(int fd, const nlohmann::json& message);
 // NotFound at a clean end of stream before a frame starts.
 StatusOr<nlohmann::json> ReadFrame(int fd);

@@ -40,13 +40,14 @@ struct ChildArgs {
 // Not instrumented: sanitizers do not expect code on a foreign stack in a vfork child.
 __attribute__((no_sanitize("address", "undefined"))) int ChildMain(void* raw) {
   const auto* args = static_cast<const ChildArgs*>(raw);
-  // Handlers are the child's own copy (no CLONE_SIGHAND): put caught signals back to their
-  // default before unblocking, so nothing of rockd's can run here.
+  // Handlers are the child's own copy (no CLONE_SIGHAND): every signal goes back to its
+  // default before unblocking, so nothing of rockd's runs here, and an ignored disposition of
+  // rockd's (SIGPIPE) does not leak into the sandbox through exec.
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
     struct sigaction current {};
-    if (sigaction(sig, nullptr, &current) == 0 && current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) {
+    if (sigaction(sig, nullptr, &current) == 0 && current.sa_handler != SIG_DFL) {
       sigaction(sig, &default_action, nullptr);
     }
   }
@@ -64,12 +65,18 @@ __attribute__((no_sanitize("address", "undefined"))) int ChildMain(void* raw) {
   _exit(kExitExecFailed);
 }
 
-std::string ChildFailure(int code) {
-  switch (code) {
+// Why a child that has already exited (or is exiting: `block`) never served: a failed step
+// before exec, or a worker that exited on its own. Empty if it is still running.
+std::string EarlyExit(int pidfd, bool block) {
+  siginfo_t info{};
+  const int options = WEXITED | WNOWAIT | (block ? 0 : WNOHANG);
+  if (waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, options) != 0 || info.si_pid == 0) return {};
+  if (info.si_code != CLD_EXITED) return "the worker was killed by signal " + std::to_string(info.si_status);
+  switch (info.si_status) {
     case kExitAttachFailed: return "the child could not join its cgroup";
     case kExitDupFailed: return "the child could not place its control socket";
     case kExitExecFailed: return "execve of the worker failed";
-    default: return "the child exited with status " + std::to_string(code) + " before exec";
+    default: return "the worker exited with status " + std::to_string(info.si_status) + " before reading its spec";
   }
 }
 
@@ -91,10 +98,10 @@ SandboxProcess::~SandboxProcess() {
 
 Status SandboxProcess::Kill() {
   if (cgroup_.path().empty()) return Status::Ok();  // already killed and destroyed
-  Status status = cgroup_.KillAll();
+  // SIGKILL to the init of a pid namespace kills every process in it, and init is reaped only
+  // after they are gone; Destroy's own kill pass then finds at most stragglers.
   if (!wait_status_) wait_status_ = KillAndReap(pid_, pidfd_.get());
-  if (Status s = cgroup_.Destroy(); !s.ok() && status.ok()) status = s;
-  return status.WithContext("killing sandbox pid " + std::to_string(pid_));
+  return cgroup_.Destroy().WithContext("killing sandbox pid " + std::to_string(pid_));
 }
 
 std::optional<int> SandboxProcess::TryReap() {
@@ -152,13 +159,16 @@ StatusOr<std::unique_ptr<SandboxProcess>> Launch(const Spec& spec, const LaunchO
   UniqueFd pidfd(raw_pidfd);
   child_end.Reset();
   // The child has exec'd or died by now; a death before exec says which step failed.
-  siginfo_t info{};
-  if (waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0) {
+  if (std::string failure = EarlyExit(pidfd.get(), false); !failure.empty()) {
     KillAndReap(pid, pidfd.get());
-    return Internal("starting sandbox " + spec.id + ": " + ChildFailure(info.si_status));
+    return Internal("starting sandbox " + spec.id + ": " + failure);
   }
   auto process = std::make_unique<SandboxProcess>(pid, std::move(pidfd), std::move(control), std::move(cgroup).value());
   if (Status s = WriteFrame(process->control_fd(), {{"type", "spec"}, {"spec", SpecToJson(spec)}}); !s.ok()) {
+    // EPIPE: the child is gone or going; its exit says more than the broken pipe.
+    if (std::string failure = EarlyExit(process->pidfd(), true); !failure.empty()) {
+      return Internal("starting sandbox " + spec.id + ": " + failure);
+    }
     return s.WithContext("sending the spec to sandbox " + spec.id);
   }
   return process;

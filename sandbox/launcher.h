@@ -37,6 +37,8 @@ class SandboxProcess {
   pid_t pid() const { return pid_; }  // in rockd's pid namespace
   int pidfd() const { return pidfd_.get(); }
   int control_fd() const { return control_.get(); }
+  // Hands the control socket to its reader (rockd's event loop), which then owns it.
+  UniqueFd ReleaseControl() { return std::move(control_); }
   Cgroup& cgroup() { return cgroup_; }
 
   // Kills every process of the sandbox and reaps init. Idempotent.

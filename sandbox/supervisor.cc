@@ -243,8 +243,9 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
     sb.process = std::move(process).value();
     if (auto usage = sb.process->cgroup().Usage(); usage.ok()) sb.oom_kills_at_launch = usage->oom_kills;
 
-    // The descriptors own duplicates: SandboxProcess keeps the originals for its own cleanup.
-    sb.control = std::make_unique<asio::posix::stream_descriptor>(strand_, dup(sb.process->control_fd()));
+    // The control socket moves into Asio; the exit watch owns a duplicate of the pidfd, whose
+    // original SandboxProcess keeps to signal and reap.
+    sb.control = std::make_unique<asio::posix::stream_descriptor>(strand_, sb.process->ReleaseControl().Release());
     sb.exit_watch = std::make_unique<asio::posix::stream_descriptor>(strand_, dup(sb.process->pidfd()));
     sb.exit_watch->async_wait(asio::posix::stream_descriptor::wait_read,
                               [self = shared_from_this(), id = sb.spec.id, generation](auto ec) {

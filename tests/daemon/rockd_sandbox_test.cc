@@ -289,3 +289,24 @@ TEST(RockdSandboxWorker, MissingWorkerBinaryIsAClearStartFailure) {
 
 }  // namespace
 }  // namespace rock::test
+
+namespace rock::test {
+namespace {
+
+TEST(RockdSandboxSignals, SandboxedCommandsGetDefaultSignalDispositions) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: sandboxes use namespaces and cgroups";
+  auto rockd = RockdProcess::Start();
+  ASSERT_NE(rockd, nullptr);
+  const HttpReply created = Http(rockd->port(), "POST", "/api/v1/sandboxes", "{}");
+  ASSERT_EQ(created.status, 201) << created.body;
+  // rockd ignores SIGPIPE; a pipeline in the sandbox must still end by it.
+  const HttpReply reply = Http(rockd->port(), "POST", "/api/v1/sandboxes/" + created.json()["id"].get<std::string>() +
+                                                          "/exec",
+                               R"({"cmd":"grep SigIgn /proc/self/status; yes | head -c 3","timeout_s":5})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.json()["stdout"], "SigIgn:\t0000000000000000\ny\ny") << reply.body;
+  EXPECT_EQ(reply.json()["timed_out"], false);
+}
+
+}  // namespace
+}  // namespace rock::test
