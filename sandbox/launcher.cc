@@ -65,19 +65,23 @@ __attribute__((no_sanitize("address", "undefined"))) int ChildMain(void* raw) {
   _exit(kExitExecFailed);
 }
 
-// Why a child that has already exited (or is exiting: `block`) never served: a failed step
-// before exec, or a worker that exited on its own. Empty if it is still running.
+std::string DescribeChildExit(bool exited, int code) {
+  if (!exited) return "crashed: killed by signal " + std::to_string(code) + " (" + strsignal(code) + ")";
+  switch (code) {
+    case kExitAttachFailed: return "launch: the child could not join its cgroup";
+    case kExitDupFailed: return "launch: the child could not place its control socket";
+    case kExitExecFailed: return "launch: execve of the worker failed";
+    default: return "crashed: exited with status " + std::to_string(code);
+  }
+}
+
+// Why a child that has already exited (or is exiting: `block`) never served. Empty if it is
+// still running.
 std::string EarlyExit(int pidfd, bool block) {
   siginfo_t info{};
   const int options = WEXITED | WNOWAIT | (block ? 0 : WNOHANG);
   if (waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, options) != 0 || info.si_pid == 0) return {};
-  if (info.si_code != CLD_EXITED) return "the worker was killed by signal " + std::to_string(info.si_status);
-  switch (info.si_status) {
-    case kExitAttachFailed: return "the child could not join its cgroup";
-    case kExitDupFailed: return "the child could not place its control socket";
-    case kExitExecFailed: return "execve of the worker failed";
-    default: return "the worker exited with status " + std::to_string(info.si_status) + " before reading its spec";
-  }
+  return DescribeChildExit(info.si_code == CLD_EXITED, info.si_status);
 }
 
 // SIGKILL through the pidfd (never a recycled pid), then reap; returns the wait status.
@@ -91,6 +95,12 @@ std::optional<int> KillAndReap(pid_t pid, int pidfd) {
 }
 
 }  // namespace
+
+std::string DescribeWorkerExit(int wait_status) {
+  if (WIFSIGNALED(wait_status)) return DescribeChildExit(false, WTERMSIG(wait_status));
+  if (WIFEXITED(wait_status)) return DescribeChildExit(true, WEXITSTATUS(wait_status));
+  return "crashed";
+}
 
 SandboxProcess::~SandboxProcess() {
   if (Status s = Kill(); !s.ok()) spdlog::error("sandbox pid {}: {}", pid_, s.message());

@@ -54,6 +54,10 @@ class SandboxProcess {
   std::optional<int> wait_status_;
 };
 
+// Why a sandbox's init ended, from its wait status: a failed launch step before exec
+// ("launch: execve of the worker failed") or a crash ("crashed: killed by signal 9 (Killed)").
+std::string DescribeWorkerExit(int wait_status);
+
 struct LaunchOptions {
   std::string worker_path;    // rock-env
   std::string cgroup_parent;  // the sandbox's cgroup is <cgroup_parent>/<spec.id>

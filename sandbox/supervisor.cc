@@ -36,15 +36,6 @@ int64_t NowMs() {
       .count();
 }
 
-std::string DescribeExit(int wait_status) {
-  if (WIFSIGNALED(wait_status)) {
-    return "crashed: killed by signal " + std::to_string(WTERMSIG(wait_status)) + " (" +
-           strsignal(WTERMSIG(wait_status)) + ")";
-  }
-  if (WIFEXITED(wait_status)) return "crashed: exited with status " + std::to_string(WEXITSTATUS(wait_status));
-  return "crashed";
-}
-
 }  // namespace
 
 std::string_view StateName(State state) {
@@ -347,7 +338,7 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
     Sandbox* sb = Find(id);
     if (sb == nullptr || sb->generation != generation || !sb->process) return;
     const std::optional<int> wait_status = sb->process->TryReap();
-    std::string reason = wait_status ? DescribeExit(*wait_status) : "crashed";
+    std::string reason = wait_status ? DescribeWorkerExit(*wait_status) : "crashed";
     if (auto usage = sb->process->cgroup().Usage(); usage.ok() && usage->oom_kills > sb->oom_kills_at_launch) {
       reason = "oom: killed by the memory limit";
     }
