@@ -398,14 +398,19 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       return Write(Unauthorized());
     }
     responded_ = false;
-    server_->router_.Dispatch(
-        request,
-        [self = shared_from_this()](HttpResponse response) {
-          if (self->responded_.exchange(true)) return;
-          asio::dispatch(self->stream_.get_executor(),
-                         [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
-        },
-        &route_);
+    auto respond = [self = shared_from_this()](HttpResponse response) {
+      if (self->responded_.exchange(true)) return;
+      asio::dispatch(self->stream_.get_executor(),
+                     [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
+    };
+    // A handler bug answers this request with a 500; it must not unwind through the event loop
+    // and take the daemon and every other connection down.
+    try {
+      server_->router_.Dispatch(request, respond, &route_);
+    } catch (const std::exception& e) {
+      spdlog::error("handler for {} {} threw: {}", request.method, request.path, e.what());
+      respond(ErrorResponse(500, "internal", std::string("internal error: ") + e.what()));
+    }
   }
 
   void Upgrade() {

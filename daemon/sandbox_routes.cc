@@ -58,13 +58,12 @@ StatusOr<sandbox::Spec> SpecFromRequest(const json& body, const Config& config) 
   spec.id = NewSandboxId();
   spec.uid = config.sandbox.uid;
   spec.gid = config.sandbox.gid;
-  spec.env = body.value("env", "shell");
-  if (!body.value("env", json("shell")).is_string() || !kEnvKinds.contains(spec.env)) {
+  const json env = body.value("env", json("shell"));
+  if (!env.is_string() || !kEnvKinds.contains(env.get<std::string>())) {
     return InvalidArgument("'env' must be one of: shell");
   }
-  const std::string network = body.contains("network") && body["network"].is_string() ? body["network"].get<std::string>()
-                              : body.contains("network")                               ? std::string("?")
-                                                                                       : std::string("none");
+  spec.env = env.get<std::string>();
+  const json network = body.value("network", json("none"));
   if (network != "none" && network != "loopback") return InvalidArgument("'network' must be \"none\" or \"loopback\"");
   spec.network = network == "loopback" ? sandbox::Network::kLoopback : sandbox::Network::kNone;
 

@@ -264,7 +264,12 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
             auto message = current->decoder.Next();
             if (!message.ok()) return self->Fail(*current, "protocol error: " + message.status().message());
             if (!message->has_value()) break;
-            self->OnMessage(*current, **message);
+            try {
+              self->OnMessage(*current, **message);
+            } catch (const nlohmann::json::exception& e) {
+              // A field of the wrong type: the worker is broken, like a malformed frame.
+              return self->Fail(*current, std::string("protocol error: ") + e.what());
+            }
             current = self->Find(id);
             if (current == nullptr || current->generation != generation) return;
           }

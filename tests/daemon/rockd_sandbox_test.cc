@@ -143,7 +143,8 @@ TEST_F(RockdSandboxes, MalformedRequestsAreRefusedWithTheFieldNamed) {
   };
   for (const char* body : {"{", "[]", R"({"env":"doom"})", R"({"limit":{}})", R"({"limits":{"memory_mb":1}})",
                            R"({"limits":{"cpus":0}})", R"({"limits":{"pids":"many"}})", R"({"network":"host"})",
-                           R"({"labels":{"a":1}})", R"({"limits":{"memory_mb":64,"swap":1}})"}) {
+                           R"({"labels":{"a":1}})", R"({"limits":{"memory_mb":64,"swap":1}})", R"({"env":5})",
+                           R"({"network":5})", R"({"limits":[]})"}) {
     const HttpReply reply = post("/api/v1/sandboxes", body);
     EXPECT_EQ(reply.status, 400) << body << " -> " << reply.body;
     EXPECT_EQ(reply.json()["error"]["code"], "invalid_argument") << body;
@@ -255,11 +256,6 @@ TEST(RockdSandboxRecovery, LeftoversOfAKilledRockdAreRemovedAtStartup) {
   EXPECT_EQ(SqliteQuery(data + "/rockd.db", "SELECT state FROM sandboxes WHERE id = '" + id + "'"), "stopped\n");
 }
 
-}  // namespace
-}  // namespace rock::test
-
-namespace rock::test {
-namespace {
 
 TEST(RockdSandboxWorker, WorkerThatAlwaysCrashesIsQuarantinedAndReported) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: sandboxes use namespaces and cgroups";
@@ -287,11 +283,6 @@ TEST(RockdSandboxWorker, MissingWorkerBinaryIsAClearStartFailure) {
   EXPECT_NE(created.body.find("execve of the worker failed"), std::string::npos) << created.body;
 }
 
-}  // namespace
-}  // namespace rock::test
-
-namespace rock::test {
-namespace {
 
 TEST(RockdSandboxSignals, SandboxedCommandsGetDefaultSignalDispositions) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: sandboxes use namespaces and cgroups";
