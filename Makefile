@@ -45,6 +45,7 @@ test-asan: build-asan
 bench: build
 	bench/http_load.sh
 	build/bin/sandbox_bench
+	build/bin/alfworld_bench
 
 install: build
 	cmake --install build

@@ -51,6 +51,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/cgroup_favordynmods.h"
 #include "sandbox/frame.h"
 #include "sandbox/launcher.h"
 #include "sandbox/spec.h"
@@ -391,6 +392,7 @@ class Bench {
   // failed phase left in it) and the state directory.
   ~Bench() {
     StopSupervisor();
+    RestoreHost();
     work_.reset();
     io_.stop();
     if (io_thread_.joinable()) io_thread_.join();
@@ -415,10 +417,17 @@ class Bench {
       return rock::ErrnoError("access(" + options_.worker + ", X_OK)", errno);
     }
 
+    // rockd turns the host's favordynmods on (sandbox.favordynmods); (a) runs once without it
+    // first, for the comparison, where the kernel has it. The host's setting is restored at exit.
+    StatusOr<bool> favordynmods = rock::sandbox::FavorDynmodsEnabled();
+    if (favordynmods.ok()) favordynmods_at_start_ = *favordynmods;
     std::vector<std::function<Status()>> phases = {
+        [this] { return favordynmods_at_start_ ? rock::sandbox::SetFavorDynmods(false) : Status::Ok(); },
+        [this] { return favordynmods_at_start_ ? CreateSequential("without favordynmods") : Status::Ok(); },
+        [this] { return favordynmods_at_start_ ? rock::sandbox::SetFavorDynmods(true) : Status::Ok(); },
         [this] { return Floor(); },
         [this] { return Steps(); },
-        [this] { return CreateSequential(); },
+        [this] { return CreateSequential(""); },
         [this] { return CreateConcurrent(options_.concurrent_small, DefaultLimits(), "b"); },
         [this] { return CreateConcurrent(options_.concurrent_large, SmallLimits(), "c"); },
         [this] { return MeasureDensity(); },
@@ -450,11 +459,17 @@ class Bench {
                " (not optimized)",
 #endif
                options_.worker);
-    fmt::print("- supervisor: 1 io thread; ready_timeout {} ms; limits default (512 MiB, 1 CPU, 256 pids, 256 MiB "
+    fmt::print("- supervisor: 1 io thread and its default pool for launches and kills; ready_timeout {} ms; limits default (512 MiB, 1 CPU, 256 pids, 256 MiB "
                "disk) for (a) and (b); small (64 MiB, 64 pids, 16 MiB disk) for (c), density and crash; network none\n",
                kReadyTimeout.count());
     fmt::print("- cgroups: `{}/<id>` in each hierarchy (SupervisorOptions::cgroup_parent), removed at exit\n",
                cgroup_parent_);
+    fmt::print("- cgroup favordynmods: {}\n",
+               favordynmods_at_start_
+                   ? fmt::format("on for every row (as rockd sets it) except those marked \"without\"; {} at start, "
+                                 "restored at exit",
+                                 *favordynmods_at_start_ ? "on" : "off")
+                   : std::string("not available here"));
     fmt::print("- launch→ready: the supervisor's OnReady latency (its Launch() began → `ready` frame read); "
                "Create→ready: the bench's Create call → OnReady, queueing on the supervisor strand included\n");
     if (!outcome.ok()) fmt::print("- **run incomplete**: {}\n", outcome.ToString());
@@ -717,10 +732,19 @@ class Bench {
     return ms;
   }
 
+  // Puts the host's favordynmods back as the bench found it.
+  void RestoreHost() {
+    if (!favordynmods_at_start_) return;
+    if (Status s = rock::sandbox::SetFavorDynmods(*favordynmods_at_start_); !s.ok()) {
+      Progress("restoring favordynmods: " + s.ToString());
+    }
+  }
+
   // ---- 2a. one at a time ----
-  Status CreateSequential() {
+  Status CreateSequential(const std::string& condition) {
     const int n = options_.sequential;
-    Progress(fmt::format("create→ready (a): {} × create, wait ready, delete", n));
+    const std::string suffix = condition.empty() ? "" : ", " + condition;
+    Progress(fmt::format("create→ready (a{}): {} × create, wait ready, delete", suffix, n));
     StartSupervisor({});
     std::vector<double> launch, create, remove;
     std::size_t failed = 0;
@@ -737,9 +761,9 @@ class Bench {
     }
     StopSupervisor();
     const std::string note = FailureNote(failed, first_error);
-    rows_.push_back({"(a) launch→ready, 1 at a time", Summarize(launch), std::nullopt, "p50 ≤ 5, p99 ≤ 25", note});
-    rows_.push_back({"(a) Create→ready, 1 at a time", Summarize(create), std::nullopt, "p50 ≤ 5, p99 ≤ 25", ""});
-    rows_.push_back({"(a) Delete of 1 live sandbox", Summarize(remove), std::nullopt, "", ""});
+    rows_.push_back({"(a) launch→ready, 1 at a time" + suffix, Summarize(launch), std::nullopt, "p50 ≤ 5, p99 ≤ 25", note});
+    rows_.push_back({"(a) Create→ready, 1 at a time" + suffix, Summarize(create), std::nullopt, "p50 ≤ 5, p99 ≤ 25", ""});
+    rows_.push_back({"(a) Delete of 1 live sandbox" + suffix, Summarize(remove), std::nullopt, "", ""});
     return Status::Ok();
   }
 
@@ -881,7 +905,7 @@ class Bench {
     const std::string note = lost == 0 ? "" : fmt::format("{} not ready again within 10 s", lost);
     rows_.push_back(
         {"crash: SIGKILL init → replacement ready (OnReady)", Summarize(replaced), std::nullopt, "≤ 50", note});
-    rows_.push_back({"crash: SIGKILL init → failure recorded (pidfd seen, old tree killed, cgroup removed)",
+    rows_.push_back({"crash: SIGKILL init → failure recorded (pidfd seen; the old tree is then killed off the event loop)",
                      Summarize(detected), std::nullopt, "", ""});
     rows_.push_back(
         {"crash: relaunch → ready (supervisor's OnReady latency)", Summarize(relaunch), std::nullopt, "", ""});
@@ -906,6 +930,7 @@ class Bench {
   std::vector<LatencyRow> rows_;
   std::vector<TeardownRow> teardowns_;
   std::optional<Density> density_;
+  std::optional<bool> favordynmods_at_start_;  // none: the kernel or the mounts lack the option
 };
 
 void Usage() {

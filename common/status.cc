@@ -23,6 +23,15 @@ std::string_view code_name(Code code) {
   return "internal";
 }
 
+Code code_from_name(std::string_view name) {
+  for (Code code : {Code::kOk, Code::kInvalidArgument, Code::kNotFound, Code::kAlreadyExists, Code::kFailedPrecondition,
+                    Code::kPermissionDenied, Code::kUnauthenticated, Code::kResourceExhausted, Code::kDeadlineExceeded,
+                    Code::kUnavailable, Code::kCorruption, Code::kIoError}) {
+    if (code_name(code) == name) return code;
+  }
+  return Code::kInternal;
+}
+
 std::string Status::ToString() const {
   if (ok()) return "ok";
   std::string out(code_name(code_));

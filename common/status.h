@@ -29,6 +29,8 @@ enum class Code {
 
 // Stable, snake_case name of a code, used as `error.code` on the wire.
 std::string_view code_name(Code code);
+// The code of a name from code_name; kInternal for a name that is none of them.
+Code code_from_name(std::string_view name);
 
 class [[nodiscard]] Status {
  public:

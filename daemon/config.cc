@@ -110,6 +110,7 @@ StatusOr<Config> FromJson(const json& j) {
   const json& sandbox = j.at("sandbox");
   SandboxConfig& sc = c.sandbox;
   sc.worker = sandbox.at("worker").get<std::string>();
+  sc.favordynmods = sandbox.at("favordynmods").get<bool>();
   const json& defaults = sandbox.at("defaults");
   sc.defaults.cpus = defaults.at("cpus").get<double>();
   sc.defaults.output_bytes = defaults.at("output_bytes").get<uint64_t>();
@@ -269,6 +270,7 @@ nlohmann::json ConfigToJson(const Config& c) {
         {"uid", c.sandbox.uid},
         {"gid", c.sandbox.gid},
         {"ready_timeout_ms", c.sandbox.ready_timeout_ms},
+        {"favordynmods", c.sandbox.favordynmods},
         {"defaults",
          {{"memory_mb", c.sandbox.defaults.memory_mb},
           {"cpus", c.sandbox.defaults.cpus},

@@ -54,6 +54,7 @@ struct SandboxConfig {
   uint32_t uid = 0;
   uint32_t gid = 0;
   uint32_t ready_timeout_ms = 0;
+  bool favordynmods = false;  // reconfigure cgroup2 with favordynmods at startup
   SandboxDefaults defaults;
   uint32_t health_interval_ms = 0;
   uint32_t health_misses = 0;

@@ -50,13 +50,13 @@ SandboxObserver::SandboxObserver(Store& store, Metrics& metrics, EventBus& bus)
 void SandboxObserver::OnTransition(const sandbox::Transition& t) {
   if (t.from && *t.from != State::kStopped) by_state_.Add({{"state", std::string(StateName(*t.from))}}).Decrement();
   if (t.to != State::kStopped) by_state_.Add({{"state", std::string(StateName(t.to))}}).Increment();
-  if (t.to == State::kRestarting || (t.to == State::kStarting && t.reason == "restart requested")) {
-    restarts_.Add({{"reason", std::string(RestartReasonLabel(t.reason))}}).Increment();
-  }
+  // A failure's automatic restart and a requested one both count, in metrics and the database.
+  const bool restart = t.to == State::kRestarting || (t.to == State::kStarting && t.reason == "restart requested");
+  if (restart) restarts_.Add({{"reason", std::string(RestartReasonLabel(t.reason))}}).Increment();
 
   const std::string from = t.from ? std::string(StateName(*t.from)) : std::string();
   const std::string to(StateName(t.to));
-  store_.Write("record sandbox " + t.sandbox_id + " " + to, [t, from, to](SQLite::Database& db) {
+  store_.Write("record sandbox " + t.sandbox_id + " " + to, [t, from, to, restart](SQLite::Database& db) {
     if (!t.from) {
       SQLite::Statement insert(db,
                                "INSERT INTO sandboxes (id, env, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
@@ -70,10 +70,10 @@ void SandboxObserver::OnTransition(const sandbox::Transition& t) {
     } else {
       SQLite::Statement update(db,
                                "UPDATE sandboxes SET state = ?, updated_at = ?,"
-                               " restarts = restarts + (? = 'restarting') WHERE id = ?");
+                               " restarts = restarts + ? WHERE id = ?");
       update.bind(1, to);
       update.bind(2, static_cast<int64_t>(t.ts_ms));
-      update.bind(3, to);
+      update.bind(3, restart ? 1 : 0);
       update.bind(4, t.sandbox_id);
       update.exec();
     }

@@ -3,12 +3,13 @@
 #include <cmath>
 #include <mutex>
 #include <random>
-#include <set>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "daemon/router.h"
 #include "daemon/sandbox_files.h"
+#include "envs/env_kinds.h"
 #include "sandbox/supervisor.h"
 
 namespace rock {
@@ -17,9 +18,6 @@ namespace {
 using nlohmann::json;
 using sandbox::SandboxStatus;
 using sandbox::Supervisor;
-
-// The env kinds rock-env serves today.
-const std::set<std::string, std::less<>> kEnvKinds = {"shell"};
 
 std::string NewSandboxId() {
   static std::mutex mutex;
@@ -53,16 +51,19 @@ Status ReadUnsigned(const json& object, const char* key, uint64_t lo, uint64_t h
 }
 
 StatusOr<sandbox::Spec> SpecFromRequest(const json& body, const Config& config) {
-  if (Status s = CheckKeys(body, {"env", "limits", "network", "labels"}, ""); !s.ok()) return s;
+  if (Status s = CheckKeys(body, {"env", "slots", "limits", "network", "labels"}, ""); !s.ok()) return s;
   sandbox::Spec spec;
   spec.id = NewSandboxId();
   spec.uid = config.sandbox.uid;
   spec.gid = config.sandbox.gid;
   const json env = body.value("env", json("shell"));
-  if (!env.is_string() || !kEnvKinds.contains(env.get<std::string>())) {
-    return InvalidArgument("'env' must be one of: shell");
+  if (!env.is_string() || !envs::IsEnvKind(env.get<std::string>())) {
+    return InvalidArgument(fmt::format("'env' must be one of: {}", fmt::join(envs::kEnvKinds, ", ")));
   }
   spec.env = env.get<std::string>();
+  uint64_t slots = 1;
+  if (Status s = ReadUnsigned(body, "slots", 1, sandbox::kMaxSlots, "", &slots); !s.ok()) return s;
+  spec.slots = static_cast<uint32_t>(slots);
   const json network = body.value("network", json("none"));
   if (network != "none" && network != "loopback") return InvalidArgument("'network' must be \"none\" or \"loopback\"");
   spec.network = network == "loopback" ? sandbox::Network::kLoopback : sandbox::Network::kNone;
@@ -171,6 +172,7 @@ class SandboxApi {
     }
     json out = {{"id", s.spec.id},
                 {"env", s.spec.env},
+                {"slots", s.spec.slots},
                 {"state", sandbox::StateName(s.state)},
                 {"pid", s.pid},
                 {"cgroup", s.cgroup},

@@ -2,6 +2,7 @@
 // namespaces, still root on the host filesystem, with the control socket on --control-fd; the
 // first frame is the sandbox's spec. It contains itself by the spec, then serves as init.
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/log.h"
+#include "envs/env_kinds.h"
+#include "envs/episode_host.h"
 #include "sandbox/contain.h"
 #include "sandbox/frame.h"
 #include "sandbox/init.h"
@@ -51,8 +54,17 @@ int main(int argc, char** argv) {
   }
   auto spec = rock::sandbox::SpecFromJson(first->at("spec"));
   if (!spec.ok()) return Fail(fd, spec.status().ToString());
-  if (rock::Status s = rock::sandbox::Contain(*spec, fd); !s.ok()) {
+  std::optional<rock::sandbox::SeccompFilter> filter;
+  if (first->contains("seccomp")) {
+    auto sent = rock::sandbox::SeccompFilterFromJson(first->at("seccomp"));
+    if (!sent.ok()) return Fail(fd, sent.status().ToString());
+    filter = std::move(sent).value();
+  }
+  if (rock::Status s = rock::sandbox::Contain(*spec, fd, std::move(filter)); !s.ok()) {
     return Fail(rock::sandbox::kControlFd, "containment: " + s.ToString());
   }
-  return rock::sandbox::RunInit(*spec, rock::sandbox::kControlFd);
+  if (!rock::envs::HasEpisodes(spec->env)) return rock::sandbox::RunInit(*spec, rock::sandbox::kControlFd);
+  rock::envs::EpisodeHost episodes(spec->env, spec->slots);
+  rock::sandbox::MessageHandler* const handlers[] = {&episodes};
+  return rock::sandbox::RunInit(*spec, rock::sandbox::kControlFd, handlers);
 }

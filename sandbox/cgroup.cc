@@ -469,7 +469,7 @@ Status Cgroup::RemoveStale(std::string_view parent) {
   size_t found = ListProcs(dirs).size();
   if (Status s = KillTree(**layout, names, path); !s.ok()) return s;
   if (Status s = DeleteTree(**layout, names, path); !s.ok()) return s;
-  spdlog::info("cgroup: removed stale {} ({} processes killed)", path, found);
+  spdlog::info("cgroup: removed {} and everything below it ({} processes killed)", path, found);
   return Status::Ok();
 }
 

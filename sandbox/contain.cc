@@ -107,12 +107,11 @@ Status CloseInheritedFds() {
   return Status::Ok();
 }
 
-SeccompProfile ProfileFor(const Spec& spec) { return spec.env == "shell" ? SeccompProfile::kShell : SeccompProfile::kEnv; }
-
 }  // namespace
 
 // The containment order, top to bottom. Each step needs the privileges the later ones remove:
-//   0. control socket to kControlFd; compile the seccomp filter (allocates, uses a memfd).
+//   0. control socket to kControlFd; the seccomp filter compiled unless rockd sent it (compiling
+//      allocates and uses a memfd).
 //   1. unshare(CLONE_NEWCGROUP): the launcher attached us already, so our group is our root.
 //   2. mounts: private propagation, tmpfs root with read-only /usr and a generated /etc, fresh
 //      /proc with read-only sys/sysrq-trigger/irq/bus, minimal /dev, size-capped /tmp,
@@ -123,9 +122,10 @@ SeccompProfile ProfileFor(const Spec& spec) { return spec.env == "shell" ? Secco
 //   6. no_new_privs.
 //   7. every fd closed but the control socket; 0, 1, 2 on the new root's /dev/null.
 //   8. seccomp, last: from here on the process cannot mount, unshare, ptrace, ...
-Status Contain(const Spec& spec, int control_fd) {
+Status Contain(const Spec& spec, int control_fd, std::optional<SeccompFilter> compiled) {
   if (Status s = MoveControlFd(control_fd); !s.ok()) return s;
-  StatusOr<SeccompFilter> filter = BuildSeccompFilter(ProfileFor(spec));
+  StatusOr<SeccompFilter> filter =
+      compiled ? StatusOr<SeccompFilter>(std::move(*compiled)) : BuildSeccompFilter(SeccompProfileFor(spec.env));
   if (!filter.ok()) return filter.status();
 
   if (unshare(CLONE_NEWCGROUP) != 0) return ErrnoError("unshare(CLONE_NEWCGROUP)", errno);

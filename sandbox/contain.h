@@ -3,7 +3,10 @@
 // seccomp filter loaded. The order of the steps is fixed and documented in contain.cc.
 #pragma once
 
+#include <optional>
+
 #include "common/status.h"
+#include "sandbox/seccomp_policy.h"
 #include "sandbox/spec.h"
 
 namespace rock::sandbox {
@@ -16,7 +19,8 @@ inline constexpr const char* kSandboxHostname = "sandbox";
 // Contains the calling process by `spec`. Preconditions: root, single-threaded, in fresh pid,
 // mount, net, uts and ipc namespaces, already attached to the sandbox's cgroup. On return, success
 // or not, the control socket (`control_fd` on entry) is kControlFd. On failure the process is
-// half contained: it must report the Status on kControlFd and exit.
-Status Contain(const Spec& spec, int control_fd);
+// half contained: it must report the Status on kControlFd and exit. `filter` is the spec's
+// profile as rockd compiled it; without one, Contain compiles it.
+Status Contain(const Spec& spec, int control_fd, std::optional<SeccompFilter> filter);
 
 }  // namespace rock::sandbox

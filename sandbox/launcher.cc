@@ -174,7 +174,9 @@ StatusOr<std::unique_ptr<SandboxProcess>> Launch(const Spec& spec, const LaunchO
     return Internal("starting sandbox " + spec.id + ": " + failure);
   }
   auto process = std::make_unique<SandboxProcess>(pid, std::move(pidfd), std::move(control), std::move(cgroup).value());
-  if (Status s = WriteFrame(process->control_fd(), {{"type", "spec"}, {"spec", SpecToJson(spec)}}); !s.ok()) {
+  nlohmann::json spec_frame = {{"type", "spec"}, {"spec", SpecToJson(spec)}};
+  if (options.seccomp != nullptr) spec_frame["seccomp"] = SeccompFilterToJson(*options.seccomp);
+  if (Status s = WriteFrame(process->control_fd(), spec_frame); !s.ok()) {
     // EPIPE: the child is gone or going; its exit says more than the broken pipe.
     if (std::string failure = EarlyExit(process->pidfd(), true); !failure.empty()) {
       return Internal("starting sandbox " + spec.id + ": " + failure);

@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "common/unique_fd.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/seccomp_policy.h"
 #include "sandbox/spec.h"
 
 namespace rock::sandbox {
@@ -61,6 +62,9 @@ std::string DescribeWorkerExit(int wait_status);
 struct LaunchOptions {
   std::string worker_path;    // rock-env
   std::string cgroup_parent;  // the sandbox's cgroup is <cgroup_parent>/<spec.id>
+  // The spec's seccomp profile, compiled once by the caller and sent with the spec; null: the
+  // worker compiles it. Must outlive the Launch call.
+  const SeccompFilter* seccomp = nullptr;
 };
 
 StatusOr<std::unique_ptr<SandboxProcess>> Launch(const Spec& spec, const LaunchOptions& options);

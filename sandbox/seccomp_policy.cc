@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <seccomp.h>
 #include <spdlog/spdlog.h>
 
@@ -204,6 +206,40 @@ StatusOr<SeccompFilter> BuildSeccompFilter(SeccompProfile profile) {
   StatusOr<std::vector<sock_filter>> program = ExportProgram(ctx.get());
   if (!program.ok()) return context(program.status());
   return SeccompFilter(std::move(program).value(), logs_denials);
+}
+
+SeccompProfile SeccompProfileFor(std::string_view env_kind) {
+  return env_kind == "shell" ? SeccompProfile::kShell : SeccompProfile::kEnv;
+}
+
+nlohmann::json SeccompFilterToJson(const SeccompFilter& filter) {
+  nlohmann::json program = nlohmann::json::array();
+  for (const sock_filter& insn : filter.program()) program.push_back({insn.code, insn.jt, insn.jf, insn.k});
+  return {{"program", std::move(program)}, {"log", filter.logs_denials()}};
+}
+
+StatusOr<SeccompFilter> SeccompFilterFromJson(const nlohmann::json& json) {
+  const auto program = json.find("program");
+  const auto log = json.find("log");
+  if (!json.is_object() || program == json.end() || !program->is_array() || log == json.end() || !log->is_boolean()) {
+    return InvalidArgument("seccomp filter: expected {\"program\": [...], \"log\": bool}");
+  }
+  if (program->empty() || program->size() > BPF_MAXINSNS) {
+    return InvalidArgument(fmt::format("seccomp filter: {} instructions, expected 1 to {}", program->size(), BPF_MAXINSNS));
+  }
+  std::vector<sock_filter> instructions;
+  instructions.reserve(program->size());
+  for (const nlohmann::json& insn : *program) {
+    const bool well_formed = insn.is_array() && insn.size() == 4 &&
+                             std::all_of(insn.begin(), insn.end(), [](const nlohmann::json& v) { return v.is_number_unsigned(); });
+    if (!well_formed || insn[0].get<uint64_t>() > 0xffff || insn[1].get<uint64_t>() > 0xff ||
+        insn[2].get<uint64_t>() > 0xff || insn[3].get<uint64_t>() > 0xffffffff) {
+      return InvalidArgument("seccomp filter: instruction " + insn.dump() + " is not [code, jt, jf, k]");
+    }
+    instructions.push_back({static_cast<uint16_t>(insn[0].get<uint64_t>()), static_cast<uint8_t>(insn[1].get<uint64_t>()),
+                            static_cast<uint8_t>(insn[2].get<uint64_t>()), static_cast<uint32_t>(insn[3].get<uint64_t>())});
+  }
+  return SeccompFilter(std::move(instructions), log->get<bool>());
 }
 
 int LoadSeccompFilter(const SeccompFilter& filter) {

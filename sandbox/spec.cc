@@ -24,6 +24,7 @@ Status Range(const char* field, uint64_t value, uint64_t lo, uint64_t hi) {
 Status ValidateSpec(const Spec& spec) {
   if (!ValidId(spec.id)) return InvalidArgument("'id' must be 1-48 characters of a-z, 0-9 and '-'");
   if (!ValidId(spec.env)) return InvalidArgument("'env' must be 1-48 characters of a-z, 0-9 and '-'");
+  if (Status s = Range("slots", spec.slots, 1, kMaxSlots); !s.ok()) return s;
   const Limits& l = spec.limits;
   for (const Status& s : {Range("limits.memory_mb", l.memory_bytes >> 20, 16, 1 << 20),
                           Range("limits.cpus (millis)", l.cpu_millis, 10, 256'000),
@@ -45,6 +46,7 @@ nlohmann::json SpecToJson(const Spec& spec) {
   const Limits& l = spec.limits;
   return {{"id", spec.id},
           {"env", spec.env},
+          {"slots", spec.slots},
           {"limits",
            {{"memory_bytes", l.memory_bytes},
             {"cpu_millis", l.cpu_millis},
@@ -64,6 +66,7 @@ StatusOr<Spec> SpecFromJson(const nlohmann::json& json) {
   try {
     spec.id = json.at("id").get<std::string>();
     spec.env = json.at("env").get<std::string>();
+    spec.slots = json.at("slots").get<uint32_t>();
     const auto& l = json.at("limits");
     spec.limits.memory_bytes = l.at("memory_bytes").get<uint64_t>();
     spec.limits.cpu_millis = l.at("cpu_millis").get<uint32_t>();

@@ -28,9 +28,13 @@ struct Limits {
   uint64_t output_bytes = 1ull << 20;    // stdout and stderr kept per exec, each
 };
 
+// Each slot holds one episode's env in the worker's memory.
+inline constexpr uint32_t kMaxSlots = 4096;
+
 struct Spec {
   std::string id;           // [a-z0-9-]{1,48}; names the cgroup and the state directory
   std::string env = "shell";  // env kind the worker serves
+  uint32_t slots = 1;         // episodes the worker serves at once (env kinds with episodes)
   Limits limits;
   Network network = Network::kNone;
   uid_t uid = 65534;  // unprivileged identity inside (nobody)

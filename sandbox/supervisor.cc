@@ -7,12 +7,14 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
@@ -55,8 +57,9 @@ struct Sandbox {
   Sandbox(Strand& strand, Spec s)
       : spec(std::move(s)), heartbeat(strand), ready_timer(strand), backoff_timer(strand) {}
 
-  struct PendingExec {
-    Supervisor::ExecCallback done;
+  // An exec or env request waiting for its answer, by the id it was sent with.
+  struct PendingRequest {
+    Supervisor::JsonCallback done;
     std::unique_ptr<asio::steady_timer> deadline;
   };
 
@@ -79,8 +82,8 @@ struct Sandbox {
   Clock::time_point launched_at;
   uint64_t oom_kills_at_launch = 0;
   std::vector<Supervisor::SandboxCallback> ready_waiters;
-  std::map<uint64_t, PendingExec> execs;
-  uint64_t next_exec_id = 1;
+  std::map<uint64_t, PendingRequest> requests;
+  uint64_t next_request_id = 1;
   uint32_t restarts = 0;
   std::deque<Clock::time_point> failures;
   std::string last_error;
@@ -91,8 +94,20 @@ struct Sandbox {
 
 class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(asio::io_context& io, SupervisorOptions options, SupervisorObserver& observer)
-      : strand_(asio::make_strand(io)), options_(std::move(options)), observer_(observer) {}
+  Impl(asio::io_context& io, SupervisorOptions options, SupervisorObserver& observer,
+       std::weak_ptr<asio::thread_pool> blocking)
+      : strand_(asio::make_strand(io)), options_(std::move(options)), observer_(observer), blocking_(blocking) {
+    // Compiled once here rather than in every worker (sandbox/launcher.h). Without one, workers
+    // compile their own: slower, equally contained.
+    for (SeccompProfile profile : {SeccompProfile::kShell, SeccompProfile::kEnv}) {
+      StatusOr<SeccompFilter> filter = BuildSeccompFilter(profile);
+      if (filter.ok()) {
+        filters_.emplace(profile, std::move(filter).value());
+      } else {
+        spdlog::warn("compiling a seccomp profile: {}; workers will compile their own", filter.status().message());
+      }
+    }
+  }
 
   template <typename F>
   void Post(F&& f) {
@@ -110,48 +125,42 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
     Launch(sb);
   }
 
-  void Exec(const std::string& id, nlohmann::json request, ExecCallback done) {
-    Sandbox* sb = Find(id);
-    if (sb == nullptr) return done(NotFound("no sandbox " + id));
-    if (sb->state != State::kReady) {
-      return done(Unavailable("sandbox " + id + " is " + std::string(StateName(sb->state))));
-    }
-    const uint64_t exec_id = sb->next_exec_id++;
+  void Exec(const std::string& id, nlohmann::json request, JsonCallback done) {
+    Sandbox* sb = ReadyOrAnswer(id, done);
+    if (sb == nullptr) return;
     const auto wall = std::chrono::milliseconds(sb->spec.limits.wall_ms);
     auto timeout = std::chrono::milliseconds(request.value("timeout_ms", static_cast<int64_t>(wall.count())));
     timeout = std::clamp(timeout, std::chrono::milliseconds(1), wall);
     request["type"] = "exec";
-    request["id"] = exec_id;
     request["timeout_ms"] = timeout.count();
     if (!request.contains("max_output_bytes")) request["max_output_bytes"] = sb->spec.limits.output_bytes;
-    auto deadline = std::make_unique<asio::steady_timer>(strand_, timeout + kExecGrace);
-    deadline->async_wait([self = shared_from_this(), id, generation = sb->generation, exec_id](auto ec) {
-      if (ec) return;
-      Sandbox* current = self->Find(id);
-      if (current == nullptr || current->generation != generation) return;
-      auto node = current->execs.extract(exec_id);
-      if (!node.empty()) node.mapped().done(Status(Code::kDeadlineExceeded, "sandbox " + id + " did not answer exec"));
-    });
-    sb->execs.emplace(exec_id, Sandbox::PendingExec{std::move(done), std::move(deadline)});
-    Send(*sb, request);
+    SendRequest(*sb, std::move(request), "id", timeout + kExecGrace, std::move(done));
+  }
+
+  void EnvRequest(const std::string& id, nlohmann::json request, std::chrono::milliseconds timeout, JsonCallback done) {
+    Sandbox* sb = ReadyOrAnswer(id, done);
+    if (sb == nullptr) return;
+    SendRequest(*sb, std::move(request), "req", timeout, std::move(done));
   }
 
   void Restart(const std::string& id, SandboxCallback done) {
     Sandbox* sb = Find(id);
     if (sb == nullptr) return done(NotFound("no sandbox " + id));
-    Stop(*sb, "restart requested");
+    std::unique_ptr<SandboxProcess> old = Stop(*sb, "restart requested");
     sb->failures.clear();
     ++sb->restarts;
     Transit(*sb, State::kStarting, "restart requested");
     sb->ready_waiters.push_back(std::move(done));
-    Launch(*sb);
+    Dispose(std::move(old), {}, [id, generation = sb->generation](Impl& impl) {
+      Sandbox* current = impl.Find(id);
+      if (current != nullptr && current->generation == generation) impl.Launch(*current);
+    });
   }
 
   void Delete(const std::string& id, StatusCallback done) {
     Sandbox* sb = Find(id);
     if (sb == nullptr) return done(NotFound("no sandbox " + id));
-    Remove(*sb, "deleted");
-    done(Status::Ok());
+    Remove(*sb, "deleted", [done = std::move(done)](Impl&) { done(Status::Ok()); });
   }
 
   void Get(const std::string& id, SandboxCallback done) {
@@ -170,8 +179,13 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
   void StopAll(const std::function<void()>& done) {
     std::vector<std::string> ids;
     for (const auto& [id, sb] : sandboxes_) ids.push_back(id);
-    for (const auto& id : ids) Remove(*sandboxes_.at(id), "rockd stopping");
-    done();
+    if (ids.empty()) return done();
+    auto left = std::make_shared<std::size_t>(ids.size());
+    for (const auto& id : ids) {
+      Remove(*sandboxes_.at(id), "rockd stopping", [left, done](Impl&) {
+        if (--*left == 0) done();
+      });
+    }
   }
 
   Status RemoveStale() {
@@ -219,18 +233,54 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
     return status;
   }
 
+  // Launching blocks for milliseconds (cgroup creation, clone), so it runs on the blocking pool
+  // and the strand stays free; launches of different sandboxes overlap.
   void Launch(Sandbox& sb) {
     const uint64_t generation = ++sb.generation;
     sb.decoder = FrameDecoder();
     sb.write_queue.clear();
     sb.writing = false;
     sb.ping_seq = sb.pong_seq = 0;
-    std::error_code mkdir_error;
-    std::filesystem::create_directories(sb.spec.root_dir, mkdir_error);
-    if (mkdir_error) return Fail(sb, "creating " + sb.spec.root_dir + ": " + mkdir_error.message());
     sb.launched_at = Clock::now();
-    auto process = sandbox::Launch(sb.spec, {options_.worker_path, options_.cgroup_parent});
-    if (!process.ok()) return Fail(sb, "launch: " + process.status().message());
+    const auto filter = filters_.find(SeccompProfileFor(sb.spec.env));
+    RunBlocking([self = shared_from_this(), spec = sb.spec, generation,
+                 options = LaunchOptions{options_.worker_path, options_.cgroup_parent,
+                                         filter == filters_.end() ? nullptr : &filter->second}] {
+      StatusOr<std::unique_ptr<SandboxProcess>> process = StartProcess(spec, options);
+      self->Post([id = spec.id, generation, process = std::move(process)](Impl& impl) mutable {
+        impl.OnLaunched(id, generation, std::move(process));
+      });
+    });
+  }
+
+  // On the pool; inline once the supervisor is being destroyed (no pool left to run it).
+  template <typename F>
+  void RunBlocking(F&& f) {
+    if (std::shared_ptr<asio::thread_pool> pool = blocking_.lock()) {
+      asio::post(*pool, std::forward<F>(f));
+    } else {
+      f();
+    }
+  }
+
+  static StatusOr<std::unique_ptr<SandboxProcess>> StartProcess(const Spec& spec, const LaunchOptions& options) {
+    std::error_code mkdir_error;
+    std::filesystem::create_directories(spec.root_dir, mkdir_error);
+    if (mkdir_error) return IoError("creating " + spec.root_dir + ": " + mkdir_error.message());
+    StatusOr<std::unique_ptr<SandboxProcess>> process = sandbox::Launch(spec, options);
+    if (!process.ok()) return process.status().WithContext("launch");
+    return process;
+  }
+
+  void OnLaunched(const std::string& id, uint64_t generation, StatusOr<std::unique_ptr<SandboxProcess>> process) {
+    Sandbox* found = Find(id);
+    if (found == nullptr || found->generation != generation) {
+      // Deleted or restarted while launching: this process is nobody's.
+      if (process.ok()) Dispose(std::move(process).value(), {}, nullptr);
+      return;
+    }
+    Sandbox& sb = *found;
+    if (!process.ok()) return Fail(sb, process.status().message());
     sb.process = std::move(process).value();
     if (auto usage = sb.process->cgroup().Usage(); usage.ok()) sb.oom_kills_at_launch = usage->oom_kills;
 
@@ -277,6 +327,55 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
         });
   }
 
+  // The sandbox if it is ready; otherwise answers `done` with why not.
+  Sandbox* ReadyOrAnswer(const std::string& id, const JsonCallback& done) {
+    Sandbox* sb = Find(id);
+    if (sb == nullptr) {
+      done(NotFound("no sandbox " + id));
+      return nullptr;
+    }
+    if (sb->state != State::kReady) {
+      done(Unavailable("sandbox " + id + " is " + std::string(StateName(sb->state))));
+      return nullptr;
+    }
+    return sb;
+  }
+
+  // Sends `message` with a fresh id in `id_field` ("id" for exec, "req" for env messages, as the
+  // worker echoes them) and waits for the answer carrying it, at most `timeout`.
+  void SendRequest(Sandbox& sb, nlohmann::json message, const char* id_field, std::chrono::milliseconds timeout,
+                   JsonCallback done) {
+    const uint64_t request_id = sb.next_request_id++;
+    message[id_field] = request_id;
+    auto deadline = std::make_unique<asio::steady_timer>(strand_, timeout);
+    deadline->async_wait([self = shared_from_this(), id = sb.spec.id, generation = sb.generation, request_id,
+                          type = message.value("type", "")](auto ec) {
+      if (ec) return;
+      Sandbox* current = self->Find(id);
+      if (current == nullptr || current->generation != generation) return;
+      auto node = current->requests.extract(request_id);
+      if (!node.empty()) node.mapped().done(Status(Code::kDeadlineExceeded, "sandbox " + id + " did not answer " + type));
+    });
+    sb.requests.emplace(request_id, Sandbox::PendingRequest{std::move(done), std::move(deadline)});
+    Send(sb, message);
+  }
+
+  // Answers the request `message` replies to, if it still waits. An env_error becomes the Status
+  // it names; a reply comes without its type and id.
+  static void Answer(Sandbox& sb, const nlohmann::json& message, const char* id_field) {
+    const auto id = message.find(id_field);
+    if (id == message.end() || !id->is_number_unsigned()) return;
+    auto node = sb.requests.extract(id->get<uint64_t>());
+    if (node.empty()) return;
+    if (message.value("type", "") == "env_error") {
+      return node.mapped().done(Status(code_from_name(message.value("code", "")), message.value("message", "")));
+    }
+    nlohmann::json result = message;
+    result.erase(id_field);
+    result.erase("type");  // the caller knows what it asked
+    node.mapped().done(std::move(result));
+  }
+
   void OnMessage(Sandbox& sb, const nlohmann::json& message) {
     const std::string type = message.value("type", "");
     if (type == "ready") {
@@ -292,12 +391,9 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
       sb.pong_seq = std::max<uint64_t>(sb.pong_seq, message.value("seq", uint64_t{0}));
       sb.last_pong_ms = NowMs();
     } else if (type == "exec_result") {
-      auto node = sb.execs.extract(message.value("id", uint64_t{0}));
-      if (node.empty()) return;
-      nlohmann::json result = message;
-      result.erase("type");
-      result.erase("id");
-      node.mapped().done(std::move(result));
+      Answer(sb, message, "id");
+    } else if (type == "reset_result" || type == "step_result" || type == "closed" || type == "env_error") {
+      Answer(sb, message, "req");
     } else if (type == "error") {
       sb.last_error = message.value("message", "worker error");
       spdlog::warn("sandbox {}: worker reports: {}", sb.spec.id, sb.last_error);
@@ -351,28 +447,46 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
     Fail(*sb, reason);
   }
 
-  // Ends the current run: kills what is left, answers everything waiting on it.
-  void Stop(Sandbox& sb, const std::string& reason) {
+  using Continuation = std::function<void(Impl&)>;
+
+  // Ends the current run and answers every exec waiting on it. Returns the old process for
+  // Dispose, whose continuation runs once it is gone: a relaunch never meets its predecessor's
+  // cgroup.
+  [[nodiscard]] std::unique_ptr<SandboxProcess> Stop(Sandbox& sb, const std::string& reason) {
     ++sb.generation;
     sb.heartbeat.cancel();
     sb.ready_timer.cancel();
     sb.backoff_timer.cancel();
     sb.control.reset();
     sb.exit_watch.reset();
-    if (sb.process) {
-      if (Status s = sb.process->Kill(); !s.ok()) spdlog::error("sandbox {}: {}", sb.spec.id, s.message());
-      sb.process.reset();
+    auto requests = std::exchange(sb.requests, {});
+    for (auto& [request_id, pending] : requests) {
+      pending.done(Unavailable("sandbox " + sb.spec.id + " stopped before it answered: " + reason));
     }
-    auto execs = std::exchange(sb.execs, {});
-    for (auto& [exec_id, pending] : execs) {
-      pending.done(Unavailable("sandbox " + sb.spec.id + " stopped while the command ran: " + reason));
-    }
+    return std::move(sb.process);
+  }
+
+  // Kills `process` (if any) and removes `directory` (if any) on the blocking pool, then runs
+  // `then` (if any) on the strand.
+  void Dispose(std::unique_ptr<SandboxProcess> process, std::filesystem::path directory, Continuation then) {
+    RunBlocking([self = shared_from_this(), process = std::move(process), directory = std::move(directory),
+                 then = std::move(then)]() mutable {
+      if (process) {
+        if (Status s = process->Kill(); !s.ok()) spdlog::error("stopping sandbox pid {}: {}", process->pid(), s.message());
+        process.reset();
+      }
+      std::error_code ec;
+      if (!directory.empty() && (std::filesystem::remove_all(directory, ec), ec)) {
+        spdlog::error("removing {}: {}", directory.string(), ec.message());
+      }
+      if (then) self->Post(std::move(then));
+    });
   }
 
   void Fail(Sandbox& sb, const std::string& reason) {
     spdlog::warn("sandbox {} failed: {}", sb.spec.id, reason);
     sb.last_error = reason;
-    Stop(sb, reason);
+    std::unique_ptr<SandboxProcess> old = Stop(sb, reason);
     auto waiters = std::exchange(sb.ready_waiters, {});
     for (auto& waiter : waiters) waiter(Unavailable("sandbox " + sb.spec.id + " failed to start: " + reason));
 
@@ -383,7 +497,7 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
       Transit(sb, State::kQuarantined,
               reason + "; quarantined after " + std::to_string(sb.failures.size()) + " failures in " +
                   std::to_string(options_.crash_loop_window.count() / 1000) + " s");
-      return;
+      return Dispose(std::move(old), {}, {});
     }
     ++sb.restarts;
     Transit(sb, State::kRestarting, reason);
@@ -393,36 +507,54 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
       const auto doublings = std::min<std::size_t>(sb.failures.size() - 2, 20);
       delay = std::min<std::chrono::milliseconds>(options_.backoff_max, options_.backoff_initial * (1 << doublings));
     }
-    sb.backoff_timer.expires_after(delay);
-    sb.backoff_timer.async_wait([self = shared_from_this(), id = sb.spec.id, generation = sb.generation](auto ec) {
-      Sandbox* current = self->Find(id);
-      if (ec || current == nullptr || current->generation != generation) return;
-      self->Launch(*current);
+    Dispose(std::move(old), {}, [id = sb.spec.id, stopped_generation = sb.generation, delay](Impl& impl) {
+      Sandbox* current = impl.Find(id);
+      if (current == nullptr || current->generation != stopped_generation) return;
+      current->backoff_timer.expires_after(delay);
+      current->backoff_timer.async_wait(
+          [self = impl.shared_from_this(), id, generation = stopped_generation](auto ec) {
+            Sandbox* again = self->Find(id);
+            if (ec || again == nullptr || again->generation != generation) return;
+            self->Launch(*again);
+          });
     });
   }
 
-  void Remove(Sandbox& sb, const std::string& reason) {
+  // Stops the sandbox and forgets it; `then` runs once its processes, cgroup and directory are
+  // gone.
+  void Remove(Sandbox& sb, const std::string& reason, Continuation then) {
     const std::string id = sb.spec.id;
-    Stop(sb, reason);
     auto waiters = std::exchange(sb.ready_waiters, {});
     for (auto& waiter : waiters) waiter(Unavailable("sandbox " + id + " " + reason));
+    std::unique_ptr<SandboxProcess> old = Stop(sb, reason);
     Transit(sb, State::kStopped, reason);
-    std::error_code ec;
-    std::filesystem::remove_all(options_.state_dir / id, ec);
-    if (ec) spdlog::error("removing {}: {}", (options_.state_dir / id).string(), ec.message());
     sandboxes_.erase(id);
+    Dispose(std::move(old), options_.state_dir / id, std::move(then));
   }
 
   Strand strand_;
   const SupervisorOptions options_;
   SupervisorObserver& observer_;
+  std::weak_ptr<asio::thread_pool> blocking_;
+  std::map<SeccompProfile, SeccompFilter> filters_;  // immutable after construction
   std::map<std::string, std::unique_ptr<Sandbox>> sandboxes_;
 };
 
-Supervisor::Supervisor(asio::io_context& io, SupervisorOptions options, SupervisorObserver& observer)
-    : impl_(std::make_shared<Impl>(io, std::move(options), observer)) {}
+namespace {
 
-Supervisor::~Supervisor() = default;
+std::size_t BlockingThreads(uint32_t configured) {
+  if (configured != 0) return configured;
+  return std::max<std::size_t>(2, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+Supervisor::Supervisor(asio::io_context& io, SupervisorOptions options, SupervisorObserver& observer)
+    : blocking_(std::make_shared<asio::thread_pool>(BlockingThreads(options.blocking_threads))),
+      impl_(std::make_shared<Impl>(io, std::move(options), observer, blocking_)) {}
+
+// Lets every launch and kill already queued finish, so no sandbox is left half-started.
+Supervisor::~Supervisor() { blocking_->join(); }
 
 Status Supervisor::RemoveStale() { return impl_->RemoveStale(); }
 
@@ -432,9 +564,16 @@ void Supervisor::Create(Spec spec, SandboxCallback done) {
   });
 }
 
-void Supervisor::Exec(const std::string& id, nlohmann::json request, ExecCallback done) {
+void Supervisor::Exec(const std::string& id, nlohmann::json request, JsonCallback done) {
   impl_->Post([id, request = std::move(request), done = std::move(done)](Impl& impl) mutable {
     impl.Exec(id, std::move(request), std::move(done));
+  });
+}
+
+void Supervisor::EnvRequest(const std::string& id, nlohmann::json request, std::chrono::milliseconds timeout,
+                            JsonCallback done) {
+  impl_->Post([id, request = std::move(request), timeout, done = std::move(done)](Impl& impl) mutable {
+    impl.EnvRequest(id, std::move(request), timeout, std::move(done));
   });
 }
 

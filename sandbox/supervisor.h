@@ -6,7 +6,8 @@
 // sandbox never delays another.
 //
 // Thread-safe: every call is posted to the supervisor's strand; callbacks run there too and
-// must not block.
+// must not block. What does block (launching, killing, removing a sandbox) runs on a small
+// thread pool of the supervisor's own, so one slow launch never holds up the others.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +31,7 @@
 
 namespace boost::asio {
 class io_context;
+class thread_pool;
 }
 
 namespace rock::sandbox {
@@ -82,13 +84,14 @@ struct SupervisorOptions {
   std::chrono::milliseconds backoff_max{30'000};
   uint32_t crash_loop_failures = 5;
   std::chrono::milliseconds crash_loop_window{60'000};
+  uint32_t blocking_threads = 0;  // launches and kills at once; 0: one per CPU, at least 2
 };
 
 class Supervisor {
  public:
   using StatusCallback = std::function<void(Status)>;
   using SandboxCallback = std::function<void(StatusOr<SandboxStatus>)>;
-  using ExecCallback = std::function<void(StatusOr<nlohmann::json>)>;
+  using JsonCallback = std::function<void(StatusOr<nlohmann::json>)>;
 
   // `observer` must outlive the supervisor.
   Supervisor(boost::asio::io_context& io, SupervisorOptions options, SupervisorObserver& observer);
@@ -96,8 +99,9 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  // Removes what a killed predecessor left: its cgroups, processes and state directories.
-  // Blocking; call once at startup before Create.
+  // Removes every cgroup, process and state directory under this supervisor's parent: at
+  // startup what a killed predecessor left, at shutdown (after StopAll) the empty parent.
+  // Blocking; never while sandboxes of this supervisor live.
   Status RemoveStale();
 
   // Starts a sandbox (spec.root_dir is assigned here); `done` gets its status once it is
@@ -105,19 +109,27 @@ class Supervisor {
   void Create(Spec spec, SandboxCallback done);
   // Runs a command: `request` is the exec message body (argv or shell, stdin, env, cwd,
   // timeout_ms, max_output_bytes); `done` gets the exec_result.
-  void Exec(const std::string& id, nlohmann::json request, ExecCallback done);
+  void Exec(const std::string& id, nlohmann::json request, JsonCallback done);
+  // Sends an env message (reset, step or close; sandbox/../envs/episode_host.h) and answers with
+  // the worker's reply (reset_result, step_result, closed), an env_error as the Status it
+  // names, Unavailable if the sandbox is not ready or stops first, DeadlineExceeded after
+  // `timeout`.
+  void EnvRequest(const std::string& id, nlohmann::json request, std::chrono::milliseconds timeout, JsonCallback done);
   // Kills and starts again now; also lifts a quarantine.
   void Restart(const std::string& id, SandboxCallback done);
-  // Kills the sandbox and removes everything it had.
+  // Kills the sandbox and removes everything it had; `done` runs once it is all gone.
   void Delete(const std::string& id, StatusCallback done);
   void Get(const std::string& id, SandboxCallback done);
   void List(std::function<void(std::vector<SandboxStatus>)> done);
-  // Stops every sandbox (shutdown); `done` runs when all are gone.
+  // Stops every sandbox (shutdown); `done` runs when all are gone: processes, cgroups, directories.
   void StopAll(std::function<void()> done);
 
   class Impl;
 
  private:
+  // Owned here, joined by the destructor; the Impl holds it weakly so that it is never
+  // destroyed from one of its own threads.
+  std::shared_ptr<boost::asio::thread_pool> blocking_;
   std::shared_ptr<Impl> impl_;
 };
 

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # Toolchain: compiler, CMake + Ninja, ccache for rebuilds, pkg-config for libsystemd.
   build-essential cmake ninja-build ccache pkg-config git
+  # Fuzzing: clang's libFuzzer and sanitizer runtimes (tests/fuzz, -DROCK_FUZZ=ON).
+  clang-14 libclang-rt-14-dev
   # Boost.Asio/Beast. Never add libboost-dev or libmsgpack-cxx-dev: both pull Boost 1.74,
   # which conflicts with libboost1.81-dev (apt fails with "held broken packages").
   libboost1.81-dev

@@ -99,6 +99,15 @@ TEST_F(RockdSandboxes, CreateExecDeleteLeavesNothingBehind) {
   EXPECT_FALSE(std::filesystem::exists(rockd_->data_dir() + "/sandboxes/" + id));
 }
 
+TEST_F(RockdSandboxes, CleanShutdownRemovesItsParentCgroup) {
+  const std::string cgroup = Create()["cgroup"];
+  const std::string parent = cgroup.substr(0, cgroup.find('/'));
+  EXPECT_TRUE(CgroupExists(parent));
+  ASSERT_EQ(rockd_->Stop(SIGTERM), 0);
+  EXPECT_FALSE(CgroupExists(cgroup));
+  EXPECT_FALSE(CgroupExists(parent)) << "a stopped rockd leaves no cgroup behind";
+}
+
 TEST_F(RockdSandboxes, ExecTimeoutKillsStoppedAndDaemonizedChildren) {
   const std::string id = Create()["id"];
   const HttpReply reply =
@@ -206,6 +215,35 @@ TEST_F(RockdSandboxes, CrashLoopQuarantinesWithoutBlockingOthers) {
   ASSERT_EQ(restarted.status, 200) << restarted.body;
   EXPECT_EQ(restarted.json()["state"], "ready");
   EXPECT_EQ(Exec(id, {{"cmd", "echo revived"}}).json()["stdout"], "revived\n");
+}
+
+TEST_F(RockdSandboxes, RequestedRestartIsCountedLikeAnyOther) {
+  const json sandbox = Create();
+  const std::string id = sandbox["id"];
+  const HttpReply restarted = Http(rockd_->port(), "POST", "/api/v1/sandboxes/" + id + "/restart");
+  ASSERT_EQ(restarted.status, 200) << restarted.body;
+  EXPECT_EQ(restarted.json()["restarts"], 1);
+  EXPECT_NE(restarted.json()["pid"], sandbox["pid"]);
+  EXPECT_FALSE(ProcessAlive(sandbox["pid"].get<pid_t>())) << "the old worker is gone before the new one is ready";
+  EXPECT_NE(Metrics().find(R"(rockd_sandbox_restarts_total{reason="requested"} 1)"), std::string::npos);
+  ASSERT_EQ(rockd_->Stop(SIGTERM), 0);
+  EXPECT_EQ(SqliteQuery(rockd_->data_dir() + "/rockd.db", "SELECT restarts FROM sandboxes WHERE id = '" + id + "'"),
+            "1\n");
+}
+
+TEST_F(RockdSandboxes, AlfworldSandboxIsCreatedWithItsSlots) {
+  const json sandbox = Create(R"({"env":"alfworld","slots":16,"limits":{"memory_mb":128,"pids":64,"disk_mb":16}})");
+  EXPECT_EQ(sandbox["env"], "alfworld");
+  EXPECT_EQ(sandbox["slots"], 16);
+  EXPECT_EQ(sandbox["state"], "ready");
+  for (const char* body : {R"({"env":"alfworld","slots":0})", R"({"env":"alfworld","slots":"many"})",
+                           R"({"env":"alfworld","slots":100000})", R"({"env":"chess"})"}) {
+    const HttpReply reply = Http(rockd_->port(), "POST", "/api/v1/sandboxes", body);
+    EXPECT_EQ(reply.status, 400) << body;
+    EXPECT_NE(reply.body.find(std::string(body).find("chess") != std::string::npos ? "alfworld" : "'slots'"),
+              std::string::npos)
+        << reply.body;
+  }
 }
 
 TEST_F(RockdSandboxes, TransitionsAreStoredAndPublished) {

@@ -3,6 +3,8 @@
 // under the policy is proven to come from the filter and not from missing privileges.
 #include "sandbox/seccomp_policy.h"
 
+#include <nlohmann/json.hpp>
+
 #include <fcntl.h>
 #include <linux/keyctl.h>
 #include <linux/kcmp.h>
@@ -363,6 +365,32 @@ TEST(SeccompFilterTest, DeniedSyscallsListsTheKernelAttackSurface) {
     EXPECT_THAT(denied, ::testing::Not(::testing::Contains("clone")));
     EXPECT_THAT(denied, ::testing::Not(::testing::Contains("read")));
   }
+}
+
+TEST(SeccompFilterTest, CompiledProgramSurvivesTheSpecFrameUnchanged) {
+  StatusOr<SeccompFilter> built = BuildSeccompFilter(SeccompProfile::kEnv);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  // Through text, as the frame carries it.
+  StatusOr<SeccompFilter> back = SeccompFilterFromJson(nlohmann::json::parse(SeccompFilterToJson(*built).dump()));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->program().size(), built->program().size());
+  EXPECT_EQ(std::memcmp(back->program().data(), built->program().data(), built->program().size() * sizeof(sock_filter)), 0);
+  EXPECT_EQ(back->logs_denials(), built->logs_denials());
+}
+
+TEST(SeccompFilterTest, MalformedProgramsAreRefused) {
+  for (const char* text : {R"([])", R"({"program":[],"log":true})", R"({"program":[[1,2,3,4]]})",
+                           R"({"program":[[1,2,3]],"log":true})", R"({"program":[[1,2,3,-4]],"log":true})",
+                           R"({"program":[[65536,0,0,0]],"log":true})", R"({"program":[[6,256,0,0]],"log":false})",
+                           R"({"program":[[6,0,0,4294967296]],"log":false})", R"({"program":[["6",0,0,0]],"log":false})",
+                           R"({"program":"x","log":false})"}) {
+    EXPECT_EQ(SeccompFilterFromJson(nlohmann::json::parse(text)).status().code(), Code::kInvalidArgument) << text;
+  }
+}
+
+TEST(SeccompFilterTest, ShellSandboxesGetTheShellProfile) {
+  EXPECT_EQ(SeccompProfileFor("shell"), SeccompProfile::kShell);
+  EXPECT_EQ(SeccompProfileFor("alfworld"), SeccompProfile::kEnv);
 }
 
 }  // namespace

@@ -17,11 +17,15 @@ TEST(Spec, RoundTripsThroughJson) {
   Spec spec = Valid();
   spec.network = Network::kLoopback;
   spec.limits.memory_bytes = 64ull << 20;
+  spec.env = "alfworld";
+  spec.slots = 32;
   auto back = SpecFromJson(SpecToJson(spec));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->id, "sb-1");
   EXPECT_EQ(back->network, Network::kLoopback);
   EXPECT_EQ(back->limits.memory_bytes, 64ull << 20);
+  EXPECT_EQ(back->env, "alfworld");
+  EXPECT_EQ(back->slots, 32u);
 }
 
 TEST(Spec, BadIdsAndRootsAreRefused) {
@@ -48,6 +52,11 @@ TEST(Spec, LimitsOutOfRangeNameTheField) {
   spec = Valid();
   spec.limits.memory_bytes = 1 << 20;
   EXPECT_NE(ValidateSpec(spec).message().find("limits.memory_mb"), std::string::npos);
+  for (uint32_t slots : {0u, kMaxSlots + 1}) {
+    spec = Valid();
+    spec.slots = slots;
+    EXPECT_NE(ValidateSpec(spec).message().find("'slots'"), std::string::npos) << slots;
+  }
 }
 
 TEST(Spec, MalformedJsonIsInvalidArgument) {

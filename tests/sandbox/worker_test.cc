@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "envs/alfworld/alfworld_env.h"
 #include "sandbox/frame.h"
 #include "sandbox/spec.h"
 
@@ -40,7 +41,8 @@ constexpr uint64_t kDiskBytes = 8ull << 20;
 class Worker {
  public:
   // `root_dir` empty: a fresh directory, removed with the worker.
-  static std::unique_ptr<Worker> Start(Network network = Network::kNone, const std::string& root_dir = "") {
+  static std::unique_ptr<Worker> Start(Network network = Network::kNone, const std::string& root_dir = "",
+                                       const std::string& env = "shell", uint32_t slots = 1) {
     auto worker = std::unique_ptr<Worker>(new Worker());
     char root_template[] = "/tmp/rockd-worker-test-XXXXXX";
     if (root_dir.empty() && mkdtemp(root_template) == nullptr) return nullptr;
@@ -72,6 +74,8 @@ class Worker {
     if (!got_pid) return nullptr;
     Spec spec;
     spec.id = "worker-test";
+    spec.env = env;
+    spec.slots = slots;
     spec.network = network;
     spec.limits.disk_bytes = kDiskBytes;
     spec.limits.wall_ms = 20'000;
@@ -386,6 +390,66 @@ TEST(WorkerContainmentFailure, BadRootDirIsReportedWithTheFailedCall) {
   EXPECT_THAT(error["message"].get<std::string>(),
               HasSubstr("mount(tmpfs, /nonexistent-rockd-root, tmpfs, MS_NOSUID|MS_NODEV, \"size=4m,mode=0755\")"));
   EXPECT_EQ(worker->WaitExit(), 1);
+}
+
+}  // namespace
+}  // namespace rock::sandbox
+
+namespace rock::sandbox {
+namespace {
+
+// The same task, seed and actions played by rock-env in a sandbox and by an AlfworldEnv here
+// give the same transcript; slots are independent episodes.
+TEST(WorkerEpisodes, AlfworldSlotsMatchAnInProcessEnv) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the worker mounts, pivots and changes uid";
+  auto worker = Worker::Start(Network::kNone, "", "alfworld", 4);
+  ASSERT_NE(worker, nullptr);
+  EXPECT_EQ(worker->ReceiveReady()["env"], "alfworld");
+
+  const json task = {{"type", "pick_and_place_simple"}, {"seed", 7}};
+  alfworld::AlfworldEnv reference;
+  auto expected_reset = reference.Reset(task, 0);
+  ASSERT_TRUE(expected_reset.ok()) << expected_reset.status().ToString();
+
+  worker->Send({{"type", "reset"}, {"slot", 2}, {"task", task}, {"seed", 0}, {"req", "r1"}});
+  json reset = worker->Receive();
+  ASSERT_EQ(reset.value("type", ""), "reset_result") << reset.dump();
+  EXPECT_EQ(reset["slot"], 2);
+  EXPECT_EQ(reset["req"], "r1");
+  EXPECT_EQ(reset["observation"], expected_reset->observation);
+  EXPECT_EQ(reset["info"], expected_reset->info);
+
+  // Slot 3 plays another task in between; slot 2 must not notice.
+  worker->Send({{"type", "reset"}, {"slot", 3}, {"task", {{"type", "pick_heat_then_place_in_recep"}, {"seed", 1}}}});
+  EXPECT_EQ(worker->Receive().value("type", ""), "reset_result");
+
+  const auto commands = expected_reset->info["admissible_commands"].get<std::vector<std::string>>();
+  ASSERT_FALSE(commands.empty());
+  for (const std::string& action : {commands.front(), std::string("dance wildly"), commands.back()}) {
+    auto expected = reference.Step(action);
+    ASSERT_TRUE(expected.ok()) << expected.status().ToString();
+    worker->Send({{"type", "step"}, {"slot", 2}, {"action", action}});
+    json step = worker->Receive();
+    ASSERT_EQ(step.value("type", ""), "step_result") << step.dump();
+    EXPECT_EQ(step["observation"], expected->observation) << action;
+    EXPECT_EQ(step["reward"], expected->reward);
+    EXPECT_EQ(step["terminated"], expected->terminated);
+    EXPECT_EQ(step["truncated"], expected->truncated);
+    EXPECT_EQ(step["info"], expected->info);
+  }
+
+  worker->Send({{"type", "close"}, {"slot", 2}});
+  EXPECT_EQ(worker->Receive().value("type", ""), "closed");
+  worker->Send({{"type", "step"}, {"slot", 2}, {"action", "look"}});
+  json after_close = worker->Receive();
+  EXPECT_EQ(after_close.value("type", ""), "env_error");
+  EXPECT_EQ(after_close["code"], "failed_precondition");
+
+  // The worker is still serving: heartbeats and the other slot.
+  worker->Send({{"type", "ping"}, {"seq", 1}});
+  EXPECT_EQ(worker->Receive().value("type", ""), "pong");
+  worker->Send({{"type", "step"}, {"slot", 3}, {"action", "look"}});
+  EXPECT_EQ(worker->Receive().value("type", ""), "step_result");
 }
 
 }  // namespace

@@ -118,11 +118,14 @@ std::unique_ptr<RockdProcess> RockdProcess::Start(RockdOptions options) {
   return rockd;
 }
 
+// SIGTERM first: a rockd stopped cleanly removes its sandboxes' cgroups from the host, where a
+// killed one leaves them for its next start on the same data dir, which a test never makes.
 RockdProcess::~RockdProcess() {
-  if (pid_ > 0 && WaitFor(pid_, std::chrono::milliseconds(0)) == -1) {
-    kill(pid_, SIGKILL);
-    WaitFor(pid_, std::chrono::seconds(10));
-  }
+  if (pid_ <= 0 || WaitFor(pid_, std::chrono::milliseconds(0)) != -1) return;
+  kill(pid_, SIGTERM);
+  if (WaitFor(pid_, std::chrono::seconds(10)) != -1) return;
+  kill(pid_, SIGKILL);
+  WaitFor(pid_, std::chrono::seconds(10));
 }
 
 std::string RockdProcess::Log() const { return ReadFile(log_path_); }

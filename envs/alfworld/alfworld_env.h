@@ -1,0 +1,47 @@
+// ALFWorld as an rock::envs::Env. A task is one of
+//   {"type": "<task type>", "seed": N}                 a generated game (train rooms)
+//   {"type": "<task type>", "split": "<split>", "index": N}
+//        a generated game of the split; with ALFWORLD_DATA set, the N-th real game of that type
+//        in the split's solvable trials (pddl::ListSplit)
+//   {"gamefile": "/path/game.tw-pddl"}                 a real game file (or a trial directory)
+// plus optional "max_steps" (default 50; every step counts, valid or not) and
+// "alfworld_version": "0.3" | "0.4" (default 0.4: "move {o} to {r}", "You arrive at {r}.").
+// `seed` of Reset stands in for a missing task seed. info carries admissible_commands, won,
+// task (the task text), game_id and, for files, gamefile.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "envs/alfworld/engine.h"
+#include "envs/env.h"
+
+namespace rock::alfworld {
+
+inline constexpr int kDefaultMaxSteps = 50;
+
+class AlfworldEnv : public envs::Env {
+ public:
+  AlfworldEnv();
+  ~AlfworldEnv() override;
+
+  StatusOr<envs::ResetResult> Reset(const nlohmann::json& task, uint64_t seed) override;
+  StatusOr<envs::StepResult> Step(std::string_view action) override;
+
+ private:
+  nlohmann::json Info();
+
+  std::string game_key_;  // what the current game was made from, to reuse it on the next Reset
+  std::string gamefile_;
+  std::shared_ptr<const Game> game_;
+  std::unique_ptr<Engine> engine_;
+  int max_steps_ = kDefaultMaxSteps;
+  int steps_ = 0;
+  bool done_ = true;
+};
+
+}  // namespace rock::alfworld

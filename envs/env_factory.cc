@@ -1,0 +1,16 @@
+#include "envs/env_factory.h"
+
+#include <string>
+
+#include "envs/alfworld/alfworld_env.h"
+#include "envs/env_kinds.h"
+
+namespace rock::envs {
+
+StatusOr<std::unique_ptr<Env>> MakeEnv(std::string_view kind) {
+  if (kind == "alfworld") return std::unique_ptr<Env>(std::make_unique<alfworld::AlfworldEnv>());
+  if (kind == kShellKind) return InvalidArgument("env kind 'shell' has no episodes");
+  return InvalidArgument("unknown env kind '" + std::string(kind) + "'");
+}
+
+}  // namespace rock::envs
