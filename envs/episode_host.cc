@@ -35,14 +35,7 @@ bool EpisodeHost::Handle(const json& message, const sandbox::Reply& reply) {
   if (type != "reset" && type != "step" && type != "close") return false;
 
   json answer;
-  StatusOr<uint32_t> slot = SlotOf(message, envs_.size());
-  StatusOr<json> result = slot.status();
-  if (slot.ok() && type == "reset") result = Reset(*slot, message);
-  if (slot.ok() && type == "step") result = Step(*slot, message);
-  if (slot.ok() && type == "close") {
-    envs_[*slot].reset();  // a step after close must not continue the old episode
-    result = json{{"type", "closed"}};
-  }
+  StatusOr<json> result = Dispatch(type, message);
   if (result.ok()) {
     answer = std::move(result).value();
   } else {
@@ -55,6 +48,15 @@ bool EpisodeHost::Handle(const json& message, const sandbox::Reply& reply) {
   if (const auto it = message.find("req"); it != message.end()) answer["req"] = *it;
   reply(answer);
   return true;
+}
+
+StatusOr<json> EpisodeHost::Dispatch(const std::string& type, const json& message) {
+  StatusOr<uint32_t> slot = SlotOf(message, envs_.size());
+  if (!slot.ok()) return slot.status();
+  if (type == "reset") return Reset(*slot, message);
+  if (type == "step") return Step(*slot, message);
+  envs_[*slot].reset();  // close: a step after it must not continue the old episode
+  return json{{"type", "closed"}};
 }
 
 StatusOr<json> EpisodeHost::Reset(uint32_t slot, const json& message) {

@@ -28,6 +28,8 @@ class EpisodeHost : public sandbox::MessageHandler {
   bool Handle(const nlohmann::json& message, const sandbox::Reply& reply) override;
 
  private:
+  // reset, step or close: the answer, or the Status of the env_error.
+  StatusOr<nlohmann::json> Dispatch(const std::string& type, const nlohmann::json& message);
   StatusOr<nlohmann::json> Reset(uint32_t slot, const nlohmann::json& message);
   StatusOr<nlohmann::json> Step(uint32_t slot, const nlohmann::json& message);
 
