@@ -111,6 +111,7 @@ StatusOr<Config> FromJson(const json& j) {
   SandboxConfig& sc = c.sandbox;
   sc.worker = sandbox.at("worker").get<std::string>();
   sc.favordynmods = sandbox.at("favordynmods").get<bool>();
+  sc.alfworld_data_dir = j.at("alfworld").at("data_dir").get<std::string>();
   const json& defaults = sandbox.at("defaults");
   sc.defaults.cpus = defaults.at("cpus").get<double>();
   sc.defaults.output_bytes = defaults.at("output_bytes").get<uint64_t>();
@@ -204,6 +205,9 @@ Status ValidateConfig(const Config& c) {
   if (Status s = ValidateLogLevel(c.log_level); !s.ok()) return s;
   constexpr uint64_t kDay = 24ull * 3600 * 1000;
   const SandboxConfig& sc = c.sandbox;
+  if (!sc.alfworld_data_dir.empty() && sc.alfworld_data_dir.front() != '/') {
+    return InvalidArgument("'alfworld.data_dir' must be empty or an absolute path");
+  }
   if (!(sc.defaults.cpus >= 0.01 && sc.defaults.cpus <= 256)) {
     return InvalidArgument("'sandbox.defaults.cpus' must be between 0.01 and 256");
   }
@@ -279,6 +283,7 @@ nlohmann::json ConfigToJson(const Config& c) {
           {"wall_s", c.sandbox.defaults.wall_s},
           {"open_files", c.sandbox.defaults.open_files},
           {"output_bytes", c.sandbox.defaults.output_bytes}}}}},
+      {"alfworld", {{"data_dir", c.sandbox.alfworld_data_dir}}},
       {"health", {{"interval_ms", c.sandbox.health_interval_ms}, {"misses", c.sandbox.health_misses}}},
       {"restart",
        {{"backoff_initial_ms", c.sandbox.backoff_initial_ms},

@@ -51,6 +51,7 @@ struct SandboxDefaults {
 
 struct SandboxConfig {
   std::string worker;  // rock-env; empty: next to the rockd binary
+  std::string alfworld_data_dir;  // shown read-only at /data in alfworld sandboxes; empty: none
   uint32_t uid = 0;
   uint32_t gid = 0;
   uint32_t ready_timeout_ms = 0;

@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
   if (const char* token = std::getenv("ROCKD_TOKEN"); token != nullptr && *token != '\0') {
     config->auth_token = token;
   }
+  // ALFWorld's own variable, for users who already set it for ALFWorld's tools.
+  if (const char* data = std::getenv("ALFWORLD_DATA"); data != nullptr && *data != '\0' &&
+                                                       config->sandbox.alfworld_data_dir.empty()) {
+    config->sandbox.alfworld_data_dir = data;
+  }
   if (rock::Status s = rock::ValidateConfig(*config); !s.ok()) return Fail("config: " + s.message());
 
   if (print_config) {

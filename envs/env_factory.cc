@@ -7,8 +7,8 @@
 
 namespace rock::envs {
 
-StatusOr<std::unique_ptr<Env>> MakeEnv(std::string_view kind) {
-  if (kind == "alfworld") return std::unique_ptr<Env>(std::make_unique<alfworld::AlfworldEnv>());
+StatusOr<std::unique_ptr<Env>> MakeEnv(std::string_view kind, const EnvOptions& options) {
+  if (kind == "alfworld") return std::unique_ptr<Env>(std::make_unique<alfworld::AlfworldEnv>(options.data_dir));
   if (kind == kShellKind) return InvalidArgument("env kind 'shell' has no episodes");
   return InvalidArgument("unknown env kind '" + std::string(kind) + "'");
 }

@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "envs/env_factory.h"
 
 namespace rock::envs {
 namespace {
@@ -28,7 +27,8 @@ StatusOr<uint32_t> SlotOf(const json& message, std::size_t slots) {
 
 }  // namespace
 
-EpisodeHost::EpisodeHost(std::string kind, uint32_t slots) : kind_(std::move(kind)), envs_(slots) {}
+EpisodeHost::EpisodeHost(std::string kind, uint32_t slots, EnvOptions options)
+    : kind_(std::move(kind)), options_(std::move(options)), envs_(slots) {}
 
 bool EpisodeHost::Handle(const json& message, const sandbox::Reply& reply) {
   const std::string type = message.value("type", "");
@@ -65,7 +65,7 @@ StatusOr<json> EpisodeHost::Reset(uint32_t slot, const json& message) {
   const auto seed = message.find("seed");
   if (seed != message.end() && !IsNonNegativeInteger(*seed)) return InvalidArgument("'seed' must be a non-negative integer");
   if (!envs_[slot]) {
-    StatusOr<std::unique_ptr<Env>> env = MakeEnv(kind_);
+    StatusOr<std::unique_ptr<Env>> env = MakeEnv(kind_, options_);
     if (!env.ok()) return env.status();
     envs_[slot] = std::move(env).value();
   }

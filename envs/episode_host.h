@@ -17,13 +17,14 @@
 #include <nlohmann/json.hpp>
 
 #include "envs/env.h"
+#include "envs/env_factory.h"
 #include "sandbox/init.h"
 
 namespace rock::envs {
 
 class EpisodeHost : public sandbox::MessageHandler {
  public:
-  EpisodeHost(std::string kind, uint32_t slots);
+  EpisodeHost(std::string kind, uint32_t slots, EnvOptions options = {});
 
   bool Handle(const nlohmann::json& message, const sandbox::Reply& reply) override;
 
@@ -34,6 +35,7 @@ class EpisodeHost : public sandbox::MessageHandler {
   StatusOr<nlohmann::json> Step(uint32_t slot, const nlohmann::json& message);
 
   std::string kind_;
+  EnvOptions options_;
   std::vector<std::unique_ptr<Env>> envs_;  // by slot; null until the slot's first reset
 };
 

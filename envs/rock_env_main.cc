@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
     return Fail(rock::sandbox::kControlFd, "containment: " + s.ToString());
   }
   if (!rock::envs::HasEpisodes(spec->env)) return rock::sandbox::RunInit(*spec, rock::sandbox::kControlFd);
-  rock::envs::EpisodeHost episodes(spec->env, spec->slots);
+  rock::envs::EpisodeHost episodes(spec->env, spec->slots,
+                                   {.data_dir = spec->data_dir.empty() ? "" : rock::sandbox::kSandboxDataDir});
   rock::sandbox::MessageHandler* const handlers[] = {&episodes};
   return rock::sandbox::RunInit(*spec, rock::sandbox::kControlFd, handlers);
 }

@@ -237,6 +237,11 @@ Status MountSandboxRoot(const Spec& spec, std::string_view hostname) {
   if (Status s = MakeProc(root); !s.ok()) return s;
   if (Status s = MakeDev(root, spec); !s.ok()) return s;
   if (Status s = MakeWritableAreas(root, spec); !s.ok()) return s;
+  if (!spec.data_dir.empty()) {
+    const std::string data = root + kSandboxDataDir;
+    if (Status s = MakeDir(data); !s.ok()) return s;
+    if (Status s = Bind(spec.data_dir, data, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC); !s.ok()) return s;
+  }
   return PivotInto(root);
 }
 

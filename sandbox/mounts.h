@@ -1,5 +1,6 @@
 // The sandbox's filesystem: a small tmpfs root with read-only system dirs, a generated /etc,
-// fresh /proc, a minimal /dev and size-capped writable /workspace, /tmp and /dev/shm. Only the
+// fresh /proc, a minimal /dev, size-capped writable /workspace, /tmp and /dev/shm, and the spec's
+// data directory read-only at /data. Only the
 // contained process's own mount namespace sees any of it: nothing is mounted on the host.
 #pragma once
 

@@ -39,6 +39,9 @@ Status ValidateSpec(const Spec& spec) {
   if (spec.root_dir.empty() || spec.root_dir.front() != '/') {
     return InvalidArgument("'root_dir' must be an absolute path");
   }
+  if (!spec.data_dir.empty() && spec.data_dir.front() != '/') {
+    return InvalidArgument("'data_dir' must be empty or an absolute path");
+  }
   return Status::Ok();
 }
 
@@ -58,7 +61,8 @@ nlohmann::json SpecToJson(const Spec& spec) {
           {"network", spec.network == Network::kLoopback ? "loopback" : "none"},
           {"uid", spec.uid},
           {"gid", spec.gid},
-          {"root_dir", spec.root_dir}};
+          {"root_dir", spec.root_dir},
+          {"data_dir", spec.data_dir}};
 }
 
 StatusOr<Spec> SpecFromJson(const nlohmann::json& json) {
@@ -81,6 +85,7 @@ StatusOr<Spec> SpecFromJson(const nlohmann::json& json) {
     spec.uid = json.at("uid").get<uid_t>();
     spec.gid = json.at("gid").get<gid_t>();
     spec.root_dir = json.at("root_dir").get<std::string>();
+    spec.data_dir = json.at("data_dir").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     return InvalidArgument(std::string("sandbox spec: ") + e.what());
   }

@@ -28,6 +28,9 @@ struct Limits {
   uint64_t output_bytes = 1ull << 20;    // stdout and stderr kept per exec, each
 };
 
+// Where a sandbox sees its Spec::data_dir (an env's read-only data, e.g. ALFWorld's games).
+inline constexpr const char* kSandboxDataDir = "/data";
+
 // Each slot holds one episode's env in the worker's memory.
 inline constexpr uint32_t kMaxSlots = 4096;
 
@@ -40,6 +43,7 @@ struct Spec {
   uid_t uid = 65534;  // unprivileged identity inside (nobody)
   gid_t gid = 65534;
   std::string root_dir;  // empty host directory the worker mounts its root on
+  std::string data_dir;  // host directory the sandbox sees read-only at kSandboxDataDir; empty: none
 };
 
 // Checks ids, ranges and the env kind's name; messages name the field.

@@ -194,7 +194,9 @@ StatusOr<std::shared_ptr<const Game>> LoadGameFile(const std::filesystem::path& 
 
 }  // namespace
 
-AlfworldEnv::AlfworldEnv() = default;
+AlfworldEnv::AlfworldEnv(std::string data_dir) : data_dir_(std::move(data_dir)) {
+  if (const char* from_env = std::getenv("ALFWORLD_DATA"); data_dir_.empty() && from_env != nullptr) data_dir_ = from_env;
+}
 AlfworldEnv::~AlfworldEnv() = default;
 
 StatusOr<envs::ResetResult> AlfworldEnv::Reset(const nlohmann::json& task, uint64_t seed) {
@@ -204,13 +206,14 @@ StatusOr<envs::ResetResult> AlfworldEnv::Reset(const nlohmann::json& task, uint6
 
   // The game a task names; made again only when the task names another one.
   std::string key, gamefile;
-  const char* data_root = std::getenv("ALFWORLD_DATA");
   Split split = req.split.value_or(Split::kTrain);
   uint64_t index = req.split ? *req.index : req.seed.value_or(0);
   if (!req.gamefile.empty()) {
-    gamefile = req.gamefile;
-  } else if (req.split && data_root != nullptr && *data_root != '\0') {
-    StatusOr<std::filesystem::path> trial = RealTrial(data_root, req.split_name, *req.type, index);
+    // Relative to the data (inside a sandbox the only place game files are).
+    gamefile = req.gamefile.front() == '/' || data_dir_.empty() ? req.gamefile
+                                                                  : (std::filesystem::path(data_dir_) / req.gamefile).string();
+  } else if (req.split && !data_dir_.empty()) {
+    StatusOr<std::filesystem::path> trial = RealTrial(data_dir_, req.split_name, *req.type, index);
     if (!trial.ok()) return trial.status();
     gamefile = trial->string();
   }

@@ -26,7 +26,9 @@ inline constexpr int kDefaultMaxSteps = 50;
 
 class AlfworldEnv : public envs::Env {
  public:
-  AlfworldEnv();
+  // `data_dir`: the real ALFWorld data for {type, split, index} tasks and relative gamefile
+  // paths; empty: the ALFWORLD_DATA environment variable, if set.
+  explicit AlfworldEnv(std::string data_dir = "");
   ~AlfworldEnv() override;
 
   StatusOr<envs::ResetResult> Reset(const nlohmann::json& task, uint64_t seed) override;
@@ -35,6 +37,7 @@ class AlfworldEnv : public envs::Env {
  private:
   nlohmann::json Info();
 
+  std::string data_dir_;
   std::string game_key_;  // what the current game was made from, to reuse it on the next Reset
   std::string gamefile_;
   std::shared_ptr<const Game> game_;

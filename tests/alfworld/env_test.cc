@@ -153,12 +153,15 @@ TEST(AlfworldEnv, PlaysARealTrialAsAGameFileAndFromAnAlfworldDataSplit) {
   EXPECT_TRUE(win->terminated);
   EXPECT_EQ(win->reward, 1.0);
 
+  // The data directory comes from the constructor or, failing that, ALFWORLD_DATA.
   ASSERT_EQ(setenv("ALFWORLD_DATA", kSampleRoot.c_str(), 1), 0);
-  auto split =
-      env.Reset({{"type", "pick_heat_then_place_in_recep"}, {"split", "train"}, {"index", 0}}, 0);
-  auto past =
-      env.Reset({{"type", "pick_heat_then_place_in_recep"}, {"split", "train"}, {"index", 1}}, 0);
+  AlfworldEnv from_variable;
   unsetenv("ALFWORLD_DATA");
+  AlfworldEnv from_constructor(kSampleRoot);
+  auto split = from_variable.Reset(
+      {{"type", "pick_heat_then_place_in_recep"}, {"split", "train"}, {"index", 0}}, 0);
+  auto past = from_constructor.Reset(
+      {{"type", "pick_heat_then_place_in_recep"}, {"split", "train"}, {"index", 1}}, 0);
   ASSERT_TRUE(split.ok()) << split.status().ToString();
   EXPECT_NE(split->info.at("gamefile").get<std::string>().find("trial_T20190908_231731_054988"),
             std::string::npos);

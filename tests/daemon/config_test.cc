@@ -58,6 +58,9 @@ TEST(Config, OutOfRangeValuesAreRefused) {
   auto listen = LoadConfig(R"({"http":{"listen":"localhost"}})", "x.json");
   ASSERT_FALSE(listen.ok());
   EXPECT_NE(listen.status().message().find("'http.listen'"), std::string::npos);
+  auto relative_data = LoadConfig(R"({"alfworld":{"data_dir":"alfworld"}})", "x.json");
+  ASSERT_FALSE(relative_data.ok());
+  EXPECT_NE(relative_data.status().message().find("'alfworld.data_dir'"), std::string::npos);
 }
 
 TEST(Config, MalformedJsonIsRefusedWithTheSourceName) {

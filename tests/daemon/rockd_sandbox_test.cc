@@ -246,6 +246,25 @@ TEST_F(RockdSandboxes, AlfworldSandboxIsCreatedWithItsSlots) {
   }
 }
 
+TEST(RockdAlfworldData, AlfworldSandboxesSeeTheDataReadOnlyAndShellsDoNot) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: sandboxes use namespaces and cgroups";
+  const std::string data = std::string(ROCK_SOURCE_DIR) + "/tests/alfworld/pddl/fixtures";
+  auto rockd = RockdProcess::Start({.config_json = json{{"alfworld", {{"data_dir", data}}}}.dump()});
+  ASSERT_NE(rockd, nullptr);
+  auto create = [&](const char* env) {
+    const HttpReply reply = Http(rockd->port(), "POST", "/api/v1/sandboxes", json{{"env", env}}.dump());
+    EXPECT_EQ(reply.status, 201) << reply.body;
+    return reply.status == 201 ? reply.json()["id"].get<std::string>() : std::string();
+  };
+  auto exec = [&](const std::string& id, const std::string& cmd) {
+    return Http(rockd->port(), "POST", "/api/v1/sandboxes/" + id + "/exec", json{{"cmd", cmd}}.dump()).json();
+  };
+  const std::string alfworld = create("alfworld");
+  EXPECT_EQ(exec(alfworld, "ls /data/json_2.1.1")["stdout"], "train\nvalid_seen\nvalid_unseen\n");
+  EXPECT_NE(exec(alfworld, "touch /data/json_2.1.1/x")["exit_code"], 0);
+  EXPECT_NE(exec(create("shell"), "ls /data")["exit_code"], 0) << "only alfworld sandboxes get the data";
+}
+
 TEST_F(RockdSandboxes, TransitionsAreStoredAndPublished) {
   WsClient events(rockd_->port(), "/ws/events");
   ASSERT_TRUE(events.connected());

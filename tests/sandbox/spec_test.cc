@@ -37,6 +37,9 @@ TEST(Spec, BadIdsAndRootsAreRefused) {
   Spec relative = Valid();
   relative.root_dir = "root";
   EXPECT_FALSE(ValidateSpec(relative).ok());
+  Spec relative_data = Valid();
+  relative_data.data_dir = "data";
+  EXPECT_NE(ValidateSpec(relative_data).message().find("'data_dir'"), std::string::npos);
 }
 
 TEST(Spec, RootIdentityIsRefused) {

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <set>
@@ -42,7 +43,8 @@ class Worker {
  public:
   // `root_dir` empty: a fresh directory, removed with the worker.
   static std::unique_ptr<Worker> Start(Network network = Network::kNone, const std::string& root_dir = "",
-                                       const std::string& env = "shell", uint32_t slots = 1) {
+                                       const std::string& env = "shell", uint32_t slots = 1,
+                                       const std::string& data_dir = "") {
     auto worker = std::unique_ptr<Worker>(new Worker());
     char root_template[] = "/tmp/rockd-worker-test-XXXXXX";
     if (root_dir.empty() && mkdtemp(root_template) == nullptr) return nullptr;
@@ -76,6 +78,7 @@ class Worker {
     spec.id = "worker-test";
     spec.env = env;
     spec.slots = slots;
+    spec.data_dir = data_dir;
     spec.network = network;
     spec.limits.disk_bytes = kDiskBytes;
     spec.limits.wall_ms = 20'000;
@@ -450,6 +453,37 @@ TEST(WorkerEpisodes, AlfworldSlotsMatchAnInProcessEnv) {
   EXPECT_EQ(worker->Receive().value("type", ""), "pong");
   worker->Send({{"type", "step"}, {"slot", 3}, {"action", "look"}});
   EXPECT_EQ(worker->Receive().value("type", ""), "step_result");
+}
+
+// Real ALFWorld games from the data directory, which the sandbox sees read-only at /data.
+TEST(WorkerEpisodes, AlfworldPlaysRealGamesFromTheReadOnlyDataDir) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the worker mounts, pivots and changes uid";
+  auto worker = Worker::Start(Network::kNone, "", "alfworld", 2, ROCK_ALFWORLD_FIXTURES);
+  ASSERT_NE(worker, nullptr);
+  worker->ReceiveReady();
+
+  const json task = {{"type", "pick_heat_then_place_in_recep"}, {"split", "train"}, {"index", 0}};
+  alfworld::AlfworldEnv reference(ROCK_ALFWORLD_FIXTURES);
+  auto expected = reference.Reset(task, 0);
+  ASSERT_TRUE(expected.ok()) << expected.status().ToString();
+  worker->Send({{"type", "reset"}, {"slot", 0}, {"task", task}});
+  json reset = worker->Receive();
+  ASSERT_EQ(reset.value("type", ""), "reset_result") << reset.dump();
+  EXPECT_EQ(reset["observation"], expected->observation);
+  EXPECT_EQ(reset["info"]["game_id"], expected->info["game_id"]);
+  EXPECT_TRUE(reset["info"]["game_id"].get<std::string>().starts_with("train/pick_heat_then_place_in_recep-Egg"))
+      << reset["info"].dump();
+
+  // A game file named relative to the data directory.
+  const std::string trial = reset["info"]["game_id"].get<std::string>();
+  worker->Send({{"type", "reset"}, {"slot", 1}, {"task", {{"gamefile", "json_2.1.1/" + trial + "/game.tw-pddl"}}}});
+  json by_file = worker->Receive();
+  ASSERT_EQ(by_file.value("type", ""), "reset_result") << by_file.dump();
+  EXPECT_EQ(by_file["observation"], expected->observation);
+
+  json write = worker->Exec({{"shell", "touch /data/x"}});
+  EXPECT_NE(write["exit_code"], 0) << "the data directory is read-only: " << write.dump();
+  EXPECT_FALSE(std::filesystem::exists(std::string(ROCK_ALFWORLD_FIXTURES) + "/x"));
 }
 
 }  // namespace
