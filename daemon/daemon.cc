@@ -101,7 +101,11 @@ class Daemon {
       spdlog::warn("removing leftovers of a previous run: {}", s.message());
     }
     observer_.RecordStaleStopped();
-    if (config_.sandbox.favordynmods) EnableFavorDynmods();
+    // Without it a sandbox's first process joining its cgroup may wait for an RCU grace period
+    // (sandbox/cgroup_favordynmods.h). A host that cannot have it still runs sandboxes, slower.
+    if (Status s = config_.sandbox.favordynmods ? sandbox::SetFavorDynmods(true) : Status::Ok(); !s.ok()) {
+      spdlog::warn("sandbox.favordynmods: {}; sandbox creation keeps a 10-25 ms tail", s.message());
+    }
     AddSystemRoutes(router_, {config_, metrics_, *store_, ready_, port_, started_});
     AddSandboxRoutes(router_, supervisor_, config_);
     ServeDashboard();
@@ -193,15 +197,6 @@ class Daemon {
     options.ws_queue_messages = config.events.client_queue_messages;
     options.auth_token = config.auth_token;
     return options;
-  }
-
-  // Without it a sandbox's first process joining its cgroup may wait for an RCU grace period
-  // (sandbox/cgroup_favordynmods.h). A host that cannot have it still runs sandboxes, slower.
-  static void EnableFavorDynmods() {
-    StatusOr<bool> enabled = sandbox::FavorDynmodsEnabled();
-    if (enabled.ok() && *enabled) return;
-    Status s = enabled.ok() ? sandbox::SetFavorDynmods(true) : enabled.status();
-    if (!s.ok()) spdlog::warn("sandbox.favordynmods: {}; sandbox creation keeps a 10-25 ms tail", s.message());
   }
 
   void ServeDashboard() {

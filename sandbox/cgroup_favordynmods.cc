@@ -49,6 +49,10 @@ StatusOr<Cgroup2Mount> FindCgroup2Mount() {
   return FailedPrecondition("no cgroup2 filesystem is mounted");
 }
 
+bool HasOption(const Cgroup2Mount& mount) {
+  return std::find(mount.options.begin(), mount.options.end(), kOption) != mount.options.end();
+}
+
 Status CheckKernelSupport() {
   std::ifstream features("/sys/kernel/cgroup/features");
   for (std::string feature; features >> feature;) {
@@ -63,13 +67,14 @@ StatusOr<bool> FavorDynmodsEnabled() {
   if (Status s = CheckKernelSupport(); !s.ok()) return s;
   StatusOr<Cgroup2Mount> mount = FindCgroup2Mount();
   if (!mount.ok()) return mount.status();
-  return std::find(mount->options.begin(), mount->options.end(), kOption) != mount->options.end();
+  return HasOption(*mount);
 }
 
 Status SetFavorDynmods(bool enabled) {
   if (Status s = CheckKernelSupport(); !s.ok()) return s;
   StatusOr<Cgroup2Mount> mount = FindCgroup2Mount();
   if (!mount.ok()) return mount.status();
+  if (HasOption(*mount) == enabled) return Status::Ok();
   const char* where = mount->mount_point.c_str();
   UniqueFd fs(static_cast<int>(syscall(SYS_fspick, AT_FDCWD, where, FSPICK_CLOEXEC)));
   if (fs.get() < 0) return ErrnoError(fmt::format("fspick({})", where), errno);

@@ -16,7 +16,7 @@ namespace rock::sandbox {
 StatusOr<bool> FavorDynmodsEnabled();
 
 // Reconfigures the cgroup2 mount with the option on or off, keeping its other options (a
-// reconfigure resets every option it is not given). Needs CAP_SYS_ADMIN in the initial
+// reconfigure resets every option it is not given); nothing to do when it already is. Needs CAP_SYS_ADMIN in the initial
 // namespaces.
 Status SetFavorDynmods(bool enabled);
 

@@ -246,23 +246,20 @@ TEST_F(RockdSandboxes, AlfworldSandboxIsCreatedWithItsSlots) {
   }
 }
 
-TEST(RockdAlfworldData, AlfworldSandboxesSeeTheDataReadOnlyAndShellsDoNot) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root: sandboxes use namespaces and cgroups";
-  const std::string data = std::string(ROCK_SOURCE_DIR) + "/tests/alfworld/pddl/fixtures";
-  auto rockd = RockdProcess::Start({.config_json = json{{"alfworld", {{"data_dir", data}}}}.dump()});
-  ASSERT_NE(rockd, nullptr);
-  auto create = [&](const char* env) {
-    const HttpReply reply = Http(rockd->port(), "POST", "/api/v1/sandboxes", json{{"env", env}}.dump());
-    EXPECT_EQ(reply.status, 201) << reply.body;
-    return reply.status == 201 ? reply.json()["id"].get<std::string>() : std::string();
-  };
-  auto exec = [&](const std::string& id, const std::string& cmd) {
-    return Http(rockd->port(), "POST", "/api/v1/sandboxes/" + id + "/exec", json{{"cmd", cmd}}.dump()).json();
-  };
-  const std::string alfworld = create("alfworld");
-  EXPECT_EQ(exec(alfworld, "ls /data/json_2.1.1")["stdout"], "train\nvalid_seen\nvalid_unseen\n");
-  EXPECT_NE(exec(alfworld, "touch /data/json_2.1.1/x")["exit_code"], 0);
-  EXPECT_NE(exec(create("shell"), "ls /data")["exit_code"], 0) << "only alfworld sandboxes get the data";
+// A rockd with alfworld.data_dir set.
+class RockdAlfworldData : public RockdSandboxes {
+ protected:
+  void SetUp() override {
+    Start(json{{"alfworld", {{"data_dir", std::string(ROCK_SOURCE_DIR) + "/tests/alfworld/pddl/fixtures"}}}}.dump());
+  }
+};
+
+TEST_F(RockdAlfworldData, AlfworldSandboxesSeeTheDataReadOnlyAndShellsDoNot) {
+  const std::string alfworld = Create(R"({"env":"alfworld"})")["id"];
+  EXPECT_EQ(Exec(alfworld, {{"cmd", "ls /data/json_2.1.1"}}).json()["stdout"], "train\nvalid_seen\nvalid_unseen\n");
+  EXPECT_NE(Exec(alfworld, {{"cmd", "touch /data/json_2.1.1/x"}}).json()["exit_code"], 0);
+  const std::string shell = Create(R"({"env":"shell"})")["id"];
+  EXPECT_NE(Exec(shell, {{"cmd", "ls /data"}}).json()["exit_code"], 0) << "only alfworld sandboxes get the data";
 }
 
 TEST_F(RockdSandboxes, TransitionsAreStoredAndPublished) {
