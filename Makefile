@@ -46,6 +46,7 @@ bench: build
 	bench/http_load.sh
 	build/bin/sandbox_bench
 	build/bin/alfworld_bench
+	build/bin/episode_bench
 
 install: build
 	cmake --install build

@@ -11,6 +11,7 @@ std::string_view code_name(Code code) {
     case Code::kNotFound: return "not_found";
     case Code::kAlreadyExists: return "already_exists";
     case Code::kFailedPrecondition: return "failed_precondition";
+    case Code::kAborted: return "aborted";
     case Code::kPermissionDenied: return "permission_denied";
     case Code::kUnauthenticated: return "unauthenticated";
     case Code::kResourceExhausted: return "resource_exhausted";
@@ -25,7 +26,7 @@ std::string_view code_name(Code code) {
 
 Code code_from_name(std::string_view name) {
   for (Code code : {Code::kOk, Code::kInvalidArgument, Code::kNotFound, Code::kAlreadyExists, Code::kFailedPrecondition,
-                    Code::kPermissionDenied, Code::kUnauthenticated, Code::kResourceExhausted, Code::kDeadlineExceeded,
+                    Code::kAborted, Code::kPermissionDenied, Code::kUnauthenticated, Code::kResourceExhausted, Code::kDeadlineExceeded,
                     Code::kUnavailable, Code::kCorruption, Code::kIoError}) {
     if (code_name(code) == name) return code;
   }
@@ -51,6 +52,7 @@ Status Status::WithContext(std::string_view context) const {
 Status InvalidArgument(std::string message) { return {Code::kInvalidArgument, std::move(message)}; }
 Status NotFound(std::string message) { return {Code::kNotFound, std::move(message)}; }
 Status FailedPrecondition(std::string message) { return {Code::kFailedPrecondition, std::move(message)}; }
+Status Aborted(std::string message) { return {Code::kAborted, std::move(message)}; }
 Status Unavailable(std::string message) { return {Code::kUnavailable, std::move(message)}; }
 Status Corruption(std::string message) { return {Code::kCorruption, std::move(message)}; }
 Status IoError(std::string message) { return {Code::kIoError, std::move(message)}; }

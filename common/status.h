@@ -17,6 +17,7 @@ enum class Code {
   kNotFound,
   kAlreadyExists,
   kFailedPrecondition,
+  kAborted,  // ended by someone else's decision (a cancelled episode)
   kPermissionDenied,
   kUnauthenticated,
   kResourceExhausted,
@@ -56,6 +57,7 @@ class [[nodiscard]] Status {
 Status InvalidArgument(std::string message);
 Status NotFound(std::string message);
 Status FailedPrecondition(std::string message);
+Status Aborted(std::string message);
 Status Unavailable(std::string message);
 Status Corruption(std::string message);
 Status IoError(std::string message);
@@ -80,6 +82,7 @@ class [[nodiscard]] StatusOr {
   T* operator->() { return &*value_; }
   const T* operator->() const { return &*value_; }
   T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
 
  private:
   Status status_;

@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/sandbox_limits.h"
+#include "envs/env_kinds.h"
+
 namespace rock {
 namespace {
 
@@ -73,6 +76,32 @@ Status CheckRange(std::string_view key, uint64_t value, uint64_t lo, uint64_t hi
   if (value >= lo && value <= hi) return Status::Ok();
   return InvalidArgument("'" + std::string(key) + "' must be between " + std::to_string(lo) + " and " +
                          std::to_string(hi) + ", got " + std::to_string(value));
+}
+
+// A pool named in an overlay but not in the defaults starts from this.
+json PoolTemplate() {
+  const PoolSettings fresh;
+  return {{"min", fresh.min}, {"max", fresh.max}, {"slots", fresh.slots}, {"idle_s", fresh.idle_s}, {"limits", fresh.limits}};
+}
+
+// Overlays the overlay's pools: known pools field by field, new ones onto PoolTemplate(). A
+// pool's limits are replaced whole: they are a partial set over sandbox.defaults.
+Status MergePools(json& dst, const json& src) {
+  if (!src.is_object()) return InvalidArgument("'pools' must be an object keyed by env kind");
+  for (const auto& [env, value] : src.items()) {
+    const std::string path = "pools." + env;
+    if (!value.is_object()) return InvalidArgument("'" + path + "' must be an object");
+    json fields = value;
+    json limits = fields.contains("limits") ? fields["limits"] : json();
+    fields.erase("limits");
+    json& target = dst.contains(env) ? dst[env] : (dst[env] = PoolTemplate());
+    if (Status s = MergeKnownKeys(target, fields, path); !s.ok()) return s;
+    if (!limits.is_null()) {
+      if (!limits.is_object()) return InvalidArgument("'" + path + ".limits' must be an object");
+      target["limits"] = limits;
+    }
+  }
+  return Status::Ok();
 }
 
 StatusOr<Config> FromJson(const json& j) {
@@ -141,6 +170,29 @@ StatusOr<Config> FromJson(const json& j) {
        }) {
     if (Status s = TakeU32(f.section, f.path, f.key, f.out); !s.ok()) return s;
   }
+  const json& episodes = j.at("episodes");
+  for (auto [key, field] : std::array<std::pair<const char*, uint32_t*>, 5>{{
+           {"step_timeout_ms", &c.episodes.step_timeout_ms},
+           {"queue_timeout_ms", &c.episodes.queue_timeout_ms},
+           {"idle_timeout_ms", &c.episodes.idle_timeout_ms},
+           {"max_failovers", &c.episodes.max_failovers},
+           {"keep_finished", &c.episodes.keep_finished},
+       }}) {
+    if (Status s = TakeU32(episodes, "episodes", key, field); !s.ok()) return s;
+  }
+  for (const auto& [env, pool] : j.at("pools").items()) {
+    const std::string path = "pools." + env;
+    PoolSettings& settings = c.pools[env];
+    for (auto [key, field] : std::array<std::pair<const char*, uint32_t*>, 4>{{
+             {"min", &settings.min},
+             {"max", &settings.max},
+             {"slots", &settings.slots},
+             {"idle_s", &settings.idle_s},
+         }}) {
+      if (Status s = TakeU32(pool, path, key, field); !s.ok()) return s;
+    }
+    settings.limits = pool.at("limits");
+  }
   return c;
 }
 
@@ -184,7 +236,16 @@ StatusOr<Config> LoadConfig(std::string_view overlay, std::string_view source) {
       return InvalidArgument(std::string(source) + ": invalid JSON: " + e.what());
     }
     if (!user.is_object()) return InvalidArgument(std::string(source) + ": the top level must be a JSON object");
+    // Pools are keyed by env kind: an overlay may name one the defaults lack.
+    json pools;
+    if (const auto it = user.find("pools"); it != user.end()) {
+      pools = *it;
+      user.erase(it);
+    }
     if (Status s = MergeKnownKeys(merged, user, ""); !s.ok()) return s.WithContext(source);
+    if (!pools.is_null()) {
+      if (Status s = MergePools(merged["pools"], pools); !s.ok()) return s.WithContext(source);
+    }
   }
   auto config = FromJson(merged);
   if (!config.ok()) return config.status().WithContext(source.empty() ? "defaults" : source);
@@ -242,10 +303,42 @@ Status ValidateConfig(const Config& c) {
   for (const auto& [key, value, lo, hi] : ranges) {
     if (Status s = CheckRange(key, value, lo, hi); !s.ok()) return s;
   }
+  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 5> episode_ranges = {{
+      {"episodes.step_timeout_ms", c.episodes.step_timeout_ms, 1, kDay},
+      {"episodes.queue_timeout_ms", c.episodes.queue_timeout_ms, 1, kDay},
+      {"episodes.idle_timeout_ms", c.episodes.idle_timeout_ms, 1, kDay},
+      {"episodes.max_failovers", c.episodes.max_failovers, 0, 1000},
+      {"episodes.keep_finished", c.episodes.keep_finished, 0, 1'000'000},
+  }};
+  for (const auto& [key, value, lo, hi] : episode_ranges) {
+    if (Status s = CheckRange(key, value, lo, hi); !s.ok()) return s;
+  }
+  for (const auto& [env, pool] : c.pools) {
+    if (Status s = ValidatePool(env, pool, sc.defaults); !s.ok()) return s.WithContext("'pools." + env + "'");
+  }
   return Status::Ok();
 }
 
+Status ValidatePool(const std::string& env, const PoolSettings& pool, const SandboxDefaults& defaults) {
+  if (!envs::HasEpisodes(env)) {
+    std::string kinds;
+    for (std::string_view kind : envs::kEnvKinds) {
+      if (envs::HasEpisodes(kind)) kinds += (kinds.empty() ? "" : ", ") + std::string(kind);
+    }
+    return InvalidArgument("no env kind with episodes is called '" + env + "' (known: " + kinds + ")");
+  }
+  if (Status s = CheckRange("max", pool.max, 1, 100'000); !s.ok()) return s;
+  if (Status s = CheckRange("min", pool.min, 0, pool.max); !s.ok()) return s;
+  if (Status s = CheckRange("slots", pool.slots, 1, sandbox::kMaxSlots); !s.ok()) return s;
+  if (Status s = CheckRange("idle_s", pool.idle_s, 1, 7 * 24 * 3600); !s.ok()) return s;
+  return ApplyLimits(pool.limits, LimitsFromDefaults(defaults), "limits.").status();
+}
+
 nlohmann::json ConfigToJson(const Config& c) {
+  json pools = json::object();
+  for (const auto& [env, pool] : c.pools) {
+    pools[env] = {{"min", pool.min}, {"max", pool.max}, {"slots", pool.slots}, {"idle_s", pool.idle_s}, {"limits", pool.limits}};
+  }
   const std::string listen = c.http.listen.host.find(':') != std::string::npos
                                  ? "[" + c.http.listen.host + "]:" + std::to_string(c.http.listen.port)
                                  : c.http.listen.host + ":" + std::to_string(c.http.listen.port);
@@ -290,6 +383,13 @@ nlohmann::json ConfigToJson(const Config& c) {
         {"backoff_max_ms", c.sandbox.backoff_max_ms},
         {"crash_loop_failures", c.sandbox.crash_loop_failures},
         {"crash_loop_window_ms", c.sandbox.crash_loop_window_ms}}},
+      {"episodes",
+       {{"step_timeout_ms", c.episodes.step_timeout_ms},
+        {"queue_timeout_ms", c.episodes.queue_timeout_ms},
+        {"idle_timeout_ms", c.episodes.idle_timeout_ms},
+        {"max_failovers", c.episodes.max_failovers},
+        {"keep_finished", c.episodes.keep_finished}}},
+      {"pools", pools},
   };
 }
 

@@ -5,10 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 
@@ -65,6 +66,25 @@ struct SandboxConfig {
   uint32_t crash_loop_window_ms = 0;
 };
 
+// The episode service (balancer/balancer.h).
+struct EpisodesConfig {
+  uint32_t step_timeout_ms = 0;   // a step answered later fails the episode over
+  uint32_t queue_timeout_ms = 0;  // a start that finds no slot by then fails
+  uint32_t idle_timeout_ms = 0;   // an episode without a step this long is cancelled
+  uint32_t max_failovers = 0;
+  uint32_t keep_finished = 0;     // ended episodes GET still finds in memory
+};
+
+// A pool of sandboxes serving one env kind (the key of Config::pools). The defaults are what a
+// pool gets that the config or a PUT /api/v1/pools/{env} names for the first time.
+struct PoolSettings {
+  uint32_t min = 0;
+  uint32_t max = 4;
+  uint32_t slots = 1;
+  uint32_t idle_s = 60;
+  nlohmann::json limits = nlohmann::json::object();  // API units, over sandbox.defaults
+};
+
 struct Config {
   std::string data_dir;
   std::string log_level;
@@ -75,6 +95,8 @@ struct Config {
   std::string dashboard_dir;  // empty: found next to the binary
   uint32_t drain_timeout_ms = 0;
   SandboxConfig sandbox;
+  EpisodesConfig episodes;
+  std::map<std::string, PoolSettings> pools;
 };
 
 // The defaults compiled into the binary, as JSON text.
@@ -93,5 +115,8 @@ Status ValidateLogLevel(std::string_view level);
 
 // Checks ranges and enumerations; used after flags have been applied, too.
 Status ValidateConfig(const Config& config);
+
+// A pool's env kind, sizes and limits (over `defaults`); for the config and PUT /api/v1/pools.
+Status ValidatePool(const std::string& env, const PoolSettings& pool, const SandboxDefaults& defaults);
 
 }  // namespace rock

@@ -19,11 +19,16 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "balancer/balancer.h"
 #include "daemon/build_info.h"
+#include "daemon/episode_observer.h"
+#include "daemon/episode_routes.h"
 #include "daemon/event_bus.h"
 #include "daemon/events_endpoint.h"
 #include "daemon/http_server.h"
+#include "daemon/gem_routes.h"
 #include "daemon/metrics.h"
+#include "daemon/pool_routes.h"
 #include "daemon/router.h"
 #include "daemon/sandbox_observer.h"
 #include "daemon/sandbox_routes.h"
@@ -80,6 +85,26 @@ void RecordDaemonEvent(Store& store, std::string kind, nlohmann::json detail) {
   });
 }
 
+// The supervisor reports to one observer; both the record (store, metrics, events) and the
+// balancer follow its transitions.
+class TransitionFanout : public sandbox::SupervisorObserver {
+ public:
+  explicit TransitionFanout(SandboxObserver& record) : record_(record) {}
+  void Follow(balancer::Balancer* balancer) { balancer_ = balancer; }
+
+  void OnTransition(const sandbox::Transition& transition) override {
+    record_.OnTransition(transition);
+    if (balancer_ != nullptr) balancer_->OnSandboxTransition(transition);
+  }
+  void OnReady(const std::string& sandbox_id, std::chrono::microseconds latency) override {
+    record_.OnReady(sandbox_id, latency);
+  }
+
+ private:
+  SandboxObserver& record_;
+  balancer::Balancer* balancer_ = nullptr;
+};
+
 class Daemon {
  public:
   Daemon(const Config& config, std::unique_ptr<Store> store)
@@ -91,8 +116,13 @@ class Daemon {
         drain_deadline_(io_),
         watchdog_(io_),
         observer_(*store_, metrics_, bus_),
-        supervisor_(io_, SupervisorOptions(config), observer_),
-        server_(io_, ServerOptions(config), router_, metrics_) {}
+        fanout_(observer_),
+        supervisor_(io_, SupervisorOptions(config), fanout_),
+        episode_observer_(*store_, metrics_, bus_),
+        balancer_(io_, supervisor_, BalancerOptions(config), episode_observer_),
+        server_(io_, ServerOptions(config), router_, metrics_) {
+    fanout_.Follow(&balancer_);
+  }
 
   int Run(const std::string& port_file) {
     // A predecessor killed with -9 may have left sandboxes: their processes, cgroups and
@@ -101,13 +131,22 @@ class Daemon {
       spdlog::warn("removing leftovers of a previous run: {}", s.message());
     }
     observer_.RecordStaleStopped();
+    episode_observer_.RecordStaleFailed();
     // Without it a sandbox's first process joining its cgroup may wait for an RCU grace period
     // (sandbox/cgroup_favordynmods.h). A host that cannot have it still runs sandboxes, slower.
     if (Status s = config_.sandbox.favordynmods ? sandbox::SetFavorDynmods(true) : Status::Ok(); !s.ok()) {
       spdlog::warn("sandbox.favordynmods: {}; sandbox creation keeps a 10-25 ms tail", s.message());
     }
-    AddSystemRoutes(router_, {config_, metrics_, *store_, ready_, port_, started_});
+    AddSystemRoutes(router_, {config_, metrics_, *store_, ready_, [this] { return balancer_.AtMinimum(); }, port_,
+                               started_});
     AddSandboxRoutes(router_, supervisor_, config_);
+    AddPoolRoutes(router_, balancer_, config_);
+    AddEpisodeRoutes(router_, balancer_, *store_, io_);
+    AddGemRoutes(router_, balancer_);
+    if (Status s = StartPools(); !s.ok()) {
+      spdlog::critical("{}", s.message());
+      return 1;
+    }
     ServeDashboard();
     server_.AddWebSocket("/ws/events", MakeEventsEndpoint(bus_));
     if (Status s = server_.Listen(); !s.ok()) {
@@ -185,6 +224,30 @@ class Daemon {
     return ec ? std::string("/usr/local/bin/rock-env") : (exe.parent_path() / "rock-env").string();
   }
 
+  static balancer::BalancerOptions BalancerOptions(const Config& config) {
+    using std::chrono::milliseconds;
+    balancer::BalancerOptions options;
+    options.step_timeout = milliseconds(config.episodes.step_timeout_ms);
+    options.queue_timeout = milliseconds(config.episodes.queue_timeout_ms);
+    options.idle_timeout = milliseconds(config.episodes.idle_timeout_ms);
+    options.max_failovers = config.episodes.max_failovers;
+    options.keep_finished = config.episodes.keep_finished;
+    return options;
+  }
+
+  // The config's pools start warming now; /readyz answers 503 until they reach their minimum.
+  Status StartPools() {
+    for (const auto& [env, settings] : config_.pools) {
+      StatusOr<balancer::PoolConfig> pool = MakePoolConfig(env, settings, config_);
+      if (!pool.ok()) return pool.status().WithContext("pool '" + env + "'");
+      spdlog::info("pool {}: {} to {} sandboxes of {} slots", env, settings.min, settings.max, settings.slots);
+      balancer_.SetPool(env, std::move(pool).value(), [env](StatusOr<balancer::PoolView> view) {
+        if (!view.ok()) spdlog::error("pool {}: {}", env, view.status().message());
+      });
+    }
+    return Status::Ok();
+  }
+
   static HttpServerOptions ServerOptions(const Config& config) {
     HttpServerOptions options;
     options.listen = config.http.listen;
@@ -219,6 +282,11 @@ class Daemon {
       if (ec) return;
       bus_.Publish("stats", {{"uptime_s", std::chrono::duration<double>(std::chrono::system_clock::now() - started_).count()},
                              {"event_clients", bus_.subscribers()}});
+      balancer_.ListPools([this](std::vector<balancer::PoolView> pools) {
+        nlohmann::json items = nlohmann::json::array();
+        for (const auto& pool : pools) items.push_back(PoolToJson(pool));
+        bus_.Publish("pools", {{"pools", std::move(items)}});
+      });
       TickStats();
     });
   }
@@ -237,8 +305,16 @@ class Daemon {
       spdlog::warn("connections still open after {} ms; closing them", config_.drain_timeout_ms);
       io_.stop();
     });
-    // Sandboxes first: their pending execs are answered at once, so draining HTTP does not
-    // wait out a long command.
+    // Episodes, then sandboxes: pending steps and execs are answered at once, so draining HTTP
+    // does not wait out a long command, and no episode fails over onto a stopping sandbox.
+    balancer_.Stop([this] { StopSandboxes(); });
+    // A second signal means "now".
+    signals_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (!ec) io_.stop();
+    });
+  }
+
+  void StopSandboxes() {
     supervisor_.StopAll([this] {
       // Every sandbox is gone; this instance's parent cgroup goes too, leaving the host as found.
       if (Status s = supervisor_.RemoveStale(); !s.ok()) spdlog::warn("removing the sandboxes' cgroup: {}", s.message());
@@ -247,10 +323,6 @@ class Daemon {
         work_.reset();
         io_.stop();
       });
-    });
-    // A second signal means "now".
-    signals_.async_wait([this](const boost::system::error_code& ec, int) {
-      if (!ec) io_.stop();
     });
   }
 
@@ -272,7 +344,10 @@ class Daemon {
   Router router_;
   std::optional<StaticFiles> static_files_;
   SandboxObserver observer_;
+  TransitionFanout fanout_;
   sandbox::Supervisor supervisor_;
+  EpisodeObserver episode_observer_;
+  balancer::Balancer balancer_;
   HttpServer server_;
 };
 

@@ -21,6 +21,7 @@ int HttpStatusFor(Code code) {
     case Code::kNotFound: return 404;
     case Code::kAlreadyExists: return 409;
     case Code::kFailedPrecondition: return 409;
+    case Code::kAborted: return 409;
     case Code::kResourceExhausted: return 429;
     case Code::kDeadlineExceeded: return 504;
     case Code::kUnavailable: return 503;

@@ -2,13 +2,14 @@
 
 #include <cmath>
 #include <mutex>
-#include <random>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "daemon/router.h"
 #include "daemon/sandbox_files.h"
+#include "daemon/request_fields.h"
+#include "daemon/sandbox_limits.h"
 #include "envs/env_kinds.h"
 #include "sandbox/supervisor.h"
 
@@ -19,41 +20,10 @@ using nlohmann::json;
 using sandbox::SandboxStatus;
 using sandbox::Supervisor;
 
-std::string NewSandboxId() {
-  static std::mutex mutex;
-  static std::mt19937_64 random{std::random_device{}()};
-  std::lock_guard lock(mutex);
-  char id[20];
-  std::snprintf(id, sizeof(id), "sb-%012llx", static_cast<unsigned long long>(random() & 0xffffffffffffull));
-  return id;
-}
-
-// Every key of `object` must be in `allowed`: a typo is an error, not a silent default.
-Status CheckKeys(const json& object, std::initializer_list<std::string_view> allowed, std::string_view where) {
-  for (const auto& [key, value] : object.items()) {
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      return InvalidArgument("unknown field '" + std::string(where) + key + "'");
-    }
-  }
-  return Status::Ok();
-}
-
-Status ReadUnsigned(const json& object, const char* key, uint64_t lo, uint64_t hi, std::string_view where,
-                    uint64_t* out) {
-  const auto it = object.find(key);
-  if (it == object.end()) return Status::Ok();
-  if (!it->is_number_unsigned() || it->get<uint64_t>() < lo || it->get<uint64_t>() > hi) {
-    return InvalidArgument("'" + std::string(where) + key + "' must be an integer from " + std::to_string(lo) +
-                           " to " + std::to_string(hi));
-  }
-  *out = it->get<uint64_t>();
-  return Status::Ok();
-}
-
 StatusOr<sandbox::Spec> SpecFromRequest(const json& body, const Config& config) {
   if (Status s = CheckKeys(body, {"env", "slots", "limits", "network", "labels"}, ""); !s.ok()) return s;
   sandbox::Spec spec;
-  spec.id = NewSandboxId();
+  spec.id = sandbox::NewSandboxId();
   spec.uid = config.sandbox.uid;
   spec.gid = config.sandbox.gid;
   const json env = body.value("env", json("shell"));
@@ -69,40 +39,12 @@ StatusOr<sandbox::Spec> SpecFromRequest(const json& body, const Config& config) 
   if (network != "none" && network != "loopback") return InvalidArgument("'network' must be \"none\" or \"loopback\"");
   spec.network = network == "loopback" ? sandbox::Network::kLoopback : sandbox::Network::kNone;
 
-  const auto& d = config.sandbox.defaults;
-  uint64_t memory_mb = d.memory_mb, pids = d.pids, disk_mb = d.disk_mb, wall_s = d.wall_s, open_files = d.open_files,
-           output_bytes = d.output_bytes;
-  double cpus = d.cpus;
-  if (body.contains("limits")) {
-    const json& limits = body["limits"];
-    if (!limits.is_object()) return InvalidArgument("'limits' must be an object");
-    if (Status s = CheckKeys(limits, {"memory_mb", "cpus", "pids", "disk_mb", "wall_s", "open_files", "output_bytes"},
-                             "limits.");
-        !s.ok()) {
-      return s;
-    }
-    for (const Status& s : {ReadUnsigned(limits, "memory_mb", 16, 1 << 20, "limits.", &memory_mb),
-                            ReadUnsigned(limits, "pids", 8, 1 << 22, "limits.", &pids),
-                            ReadUnsigned(limits, "disk_mb", 1, 1 << 20, "limits.", &disk_mb),
-                            ReadUnsigned(limits, "wall_s", 1, 7 * 24 * 3600, "limits.", &wall_s),
-                            ReadUnsigned(limits, "open_files", 16, 1 << 20, "limits.", &open_files),
-                            ReadUnsigned(limits, "output_bytes", 1024, 1ull << 30, "limits.", &output_bytes)}) {
-      if (!s.ok()) return s;
-    }
-    if (limits.contains("cpus")) {
-      if (!limits["cpus"].is_number() || !(limits["cpus"].get<double>() >= 0.01) || limits["cpus"].get<double>() > 256) {
-        return InvalidArgument("'limits.cpus' must be a number from 0.01 to 256");
-      }
-      cpus = limits["cpus"].get<double>();
-    }
+  spec.limits = LimitsFromDefaults(config.sandbox.defaults);
+  if (const auto limits = body.find("limits"); limits != body.end()) {
+    StatusOr<sandbox::Limits> applied = ApplyLimits(*limits, spec.limits, "limits.");
+    if (!applied.ok()) return applied.status();
+    spec.limits = *applied;
   }
-  spec.limits.memory_bytes = memory_mb << 20;
-  spec.limits.cpu_millis = static_cast<uint32_t>(std::lround(cpus * 1000));
-  spec.limits.pids = static_cast<uint32_t>(pids);
-  spec.limits.disk_bytes = disk_mb << 20;
-  spec.limits.wall_ms = static_cast<uint32_t>(wall_s * 1000);
-  spec.limits.open_files = static_cast<uint32_t>(open_files);
-  spec.limits.output_bytes = output_bytes;
   if (body.contains("labels")) {
     const json& labels = body["labels"];
     if (!labels.is_object()) return InvalidArgument("'labels' must be an object of strings");

@@ -126,7 +126,25 @@ CREATE TABLE daemon_events (
 ) STRICT;
 )sql";
 
-constexpr std::array<std::string_view, 1> kMigrations = {kV1};
+// Episodes served by the balancer: how they ended and how often they moved.
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE episodes ADD COLUMN end_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE episodes ADD COLUMN failovers INTEGER NOT NULL DEFAULT 0 CHECK (failovers >= 0);
+
+CREATE TABLE episode_failovers (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  episode_id     TEXT NOT NULL REFERENCES episodes (id) ON DELETE CASCADE,
+  ts             INTEGER NOT NULL,
+  from_sandbox   TEXT NOT NULL,
+  to_sandbox     TEXT NOT NULL,
+  reason         TEXT NOT NULL,
+  replayed_steps INTEGER NOT NULL CHECK (replayed_steps >= 0),
+  duration_us    INTEGER NOT NULL CHECK (duration_us >= 0)
+) STRICT;
+CREATE INDEX episode_failovers_by_episode ON episode_failovers (episode_id);
+)sql";
+
+constexpr std::array<std::string_view, 2> kMigrations = {kV1, kV2};
 
 int VersionCount(std::span<const std::string_view> migrations) {
   return static_cast<int>(migrations.size());

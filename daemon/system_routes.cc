@@ -21,8 +21,10 @@ void AddSystemRoutes(Router& router, const SystemRoutesContext& context) {
     return response;
   });
 
-  router.AddSync("GET", "/readyz", [&ready = context.ready](const HttpRequest&, const PathParams&) {
+  router.AddSync("GET", "/readyz", [&ready = context.ready, pools_ready = context.pools_ready](const HttpRequest&,
+                                                                                              const PathParams&) {
     if (!ready.load()) return ErrorResponse(503, "unavailable", "rockd is starting: store or listener not ready");
+    if (!pools_ready()) return ErrorResponse(503, "unavailable", "pools are below their minimum of ready sandboxes");
     return JsonResponse(200, {{"status", "ready"}});
   });
 

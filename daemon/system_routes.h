@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "daemon/config.h"
@@ -19,6 +20,7 @@ struct SystemRoutesContext {
   Metrics& metrics;
   Store& store;
   const std::atomic<bool>& ready;
+  std::function<bool()> pools_ready;  // every pool has its minimum of ready sandboxes
   const std::atomic<uint16_t>& port;
   std::chrono::system_clock::time_point started;
 };

@@ -4,11 +4,13 @@
 
 #include "envs/alfworld/alfworld_env.h"
 #include "envs/env_kinds.h"
+#include "envs/sleepy/sleepy_env.h"
 
 namespace rock::envs {
 
 StatusOr<std::unique_ptr<Env>> MakeEnv(std::string_view kind, const EnvOptions& options) {
   if (kind == "alfworld") return std::unique_ptr<Env>(std::make_unique<alfworld::AlfworldEnv>(options.data_dir));
+  if (kind == "sleepy") return std::unique_ptr<Env>(std::make_unique<SleepyEnv>());
   if (kind == kShellKind) return InvalidArgument("env kind 'shell' has no episodes");
   return InvalidArgument("unknown env kind '" + std::string(kind) + "'");
 }

@@ -1,6 +1,9 @@
 #include "sandbox/spec.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <mutex>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -91,6 +94,15 @@ StatusOr<Spec> SpecFromJson(const nlohmann::json& json) {
   }
   if (Status s = ValidateSpec(spec); !s.ok()) return s;
   return spec;
+}
+
+std::string NewSandboxId() {
+  static std::mutex mutex;
+  static std::mt19937_64 random{std::random_device{}()};
+  std::lock_guard lock(mutex);
+  char id[20];
+  std::snprintf(id, sizeof(id), "sb-%012llx", static_cast<unsigned long long>(random() & 0xffffffffffffull));
+  return id;
 }
 
 }  // namespace rock::sandbox

@@ -26,6 +26,8 @@ struct Limits {
   uint32_t wall_ms = 300'000;            // longest run of one exec; its timeout is clamped to it
   uint32_t open_files = 1024;            // RLIMIT_NOFILE
   uint64_t output_bytes = 1ull << 20;    // stdout and stderr kept per exec, each
+
+  bool operator==(const Limits&) const = default;
 };
 
 // Where a sandbox sees its Spec::data_dir (an env's read-only data, e.g. ALFWorld's games).
@@ -44,7 +46,12 @@ struct Spec {
   gid_t gid = 65534;
   std::string root_dir;  // empty host directory the worker mounts its root on
   std::string data_dir;  // host directory the sandbox sees read-only at kSandboxDataDir; empty: none
+
+  bool operator==(const Spec&) const = default;
 };
+
+// A fresh random id, "sb-" and 12 hex digits.
+std::string NewSandboxId();
 
 // Checks ids, ranges and the env kind's name; messages name the field.
 Status ValidateSpec(const Spec& spec);

@@ -103,11 +103,13 @@ StatusOr<TaskRequest> ParseTask(const nlohmann::json& task, uint64_t seed) {
     }
     return req;
   }
-  if (!req.type) return FieldError("type", "a task type (or give task.gamefile)");
+  if (!req.type && req.split) return FieldError("type", "a task type with split (or give task.gamefile)");
   if (req.split && !req.index) return FieldError("index", "a non-negative integer with split");
   if (req.index && !req.split) return FieldError("split", "a split name with index");
   if (req.split && req.seed) return InvalidArgument("task.seed: cannot be combined with split");
   if (!req.split && !req.seed) req.seed = seed;
+  // Generic clients (GEM's make/reset) know only a seed: it picks the task type too.
+  if (!req.type) req.type = kAllTaskTypes[*req.seed % kAllTaskTypes.size()];
   return req;
 }
 

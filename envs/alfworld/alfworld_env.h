@@ -1,5 +1,6 @@
 // ALFWorld as an rock::envs::Env. A task is one of
-//   {"type": "<task type>", "seed": N}                 a generated game (train rooms)
+//   {"type": "<task type>", "seed": N}                 a generated game (train rooms); without
+//                                                      "type", the seed picks one of the six
 //   {"type": "<task type>", "split": "<split>", "index": N}
 //        a generated game of the split; with ALFWORLD_DATA set, the N-th real game of that type
 //        in the split's solvable trials (pddl::ListSplit)

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -204,10 +205,25 @@ TEST(AlfworldEnv, PlaysATwPddlGameFile) {
   EXPECT_EQ(s->observation.rfind("You arrive at loc ", 0), 0u) << s->observation;
 }
 
+TEST(AlfworldEnv, WithoutATypeTheSeedPicksOne) {
+  std::set<std::string> tasks;
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    AlfworldEnv env;
+    auto r = env.Reset(json::object(), seed);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    AlfworldEnv same;
+    auto again = same.Reset({{"type", TaskTypeName(kAllTaskTypes[seed])}, {"seed", seed}}, 0);
+    ASSERT_TRUE(again.ok()) << again.status().message();
+    EXPECT_EQ(r->observation, again->observation) << "seed " << seed;
+    tasks.insert(r->info["task"].get<std::string>());
+  }
+  EXPECT_EQ(tasks.size(), 6u);
+}
+
 TEST(AlfworldEnv, MalformedTasksNameTheField) {
   const std::vector<std::pair<json, std::string>> cases = {
       {json::array(), "task"},
-      {json::object(), "task.type"},
+      {{{"split", "train"}, {"index", 0}}, "task.type"},
       {{{"type", "pick_and_place"}, {"seed", 1}}, "task.type"},
       {{{"type", 3}, {"seed", 1}}, "task.type"},
       {{{"type", "pick_and_place_simple"}, {"seed", -1}}, "task.seed"},

@@ -17,7 +17,8 @@ using nlohmann::json;
 using std::chrono::seconds;
 
 constexpr const char* kFastSupervision =
-    R"({"health":{"interval_ms":100,"misses":3},"restart":{"backoff_initial_ms":50,"crash_loop_failures":3}})";
+    R"({"health":{"interval_ms":100,"misses":3},"restart":{"backoff_initial_ms":50,"crash_loop_failures":3},)"
+    R"("pools":{"alfworld":{"min":0}}})";
 
 // `cgroup` is the sandbox's "<parent>/<id>" from the API.
 bool CgroupExists(const std::string& cgroup) { return std::filesystem::exists("/sys/fs/cgroup/memory/" + cgroup); }
@@ -314,7 +315,8 @@ TEST(RockdSandboxRecovery, LeftoversOfAKilledRockdAreRemovedAtStartup) {
 TEST(RockdSandboxWorker, WorkerThatAlwaysCrashesIsQuarantinedAndReported) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: sandboxes use namespaces and cgroups";
   auto rockd = RockdProcess::Start(
-      {.config_json = R"({"sandbox":{"worker":"/bin/false"},"restart":{"backoff_initial_ms":10,"crash_loop_failures":3}})"});
+      {.config_json = R"({"sandbox":{"worker":"/bin/false"},"restart":{"backoff_initial_ms":10,"crash_loop_failures":3},)"
+                    R"("pools":{"alfworld":{"min":0}}})"});
   ASSERT_NE(rockd, nullptr);
   const HttpReply created = Http(rockd->port(), "POST", "/api/v1/sandboxes", "{}");
   EXPECT_EQ(created.status, 500) << created.body;

@@ -176,7 +176,7 @@ TEST_F(StoreTest, OpenCreatesSchemaAtLatestVersion) {
     while (list.executeStep()) tables.push_back(list.getColumn(0).getString());
   }));
   EXPECT_EQ(user_version, Store::LatestSchemaVersion());
-  EXPECT_THAT(tables, ElementsAre("daemon_events", "episodes", "sandbox_events", "sandboxes",
+  EXPECT_THAT(tables, ElementsAre("daemon_events", "episode_failovers", "episodes", "sandbox_events", "sandboxes",
                                   "steps", "trainers", "trajectories"));
 }
 

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "envs/alfworld/alfworld_env.h"
+#include "envs/sleepy/sleepy_env.h"
 #include "sandbox/frame.h"
 #include "sandbox/spec.h"
 
@@ -484,6 +485,33 @@ TEST(WorkerEpisodes, AlfworldPlaysRealGamesFromTheReadOnlyDataDir) {
   json write = worker->Exec({{"shell", "touch /data/x"}});
   EXPECT_NE(write["exit_code"], 0) << "the data directory is read-only: " << write.dump();
   EXPECT_FALSE(std::filesystem::exists(std::string(ROCK_ALFWORLD_FIXTURES) + "/x"));
+}
+
+// A sleepy episode in a sandbox: its steps sleep (clock_nanosleep) under the env seccomp
+// profile, and draw what SleepyEnv::SleepMs computes outside it.
+TEST(WorkerEpisodes, SleepyStepsSleepTheirDrawsUnderTheEnvSeccompProfile) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the worker mounts, pivots and changes uid";
+  auto worker = Worker::Start(Network::kNone, "", "sleepy", 1);
+  ASSERT_NE(worker, nullptr);
+  EXPECT_EQ(worker->ReceiveReady()["env"], "sleepy");
+
+  const json task = {{"steps", 3}, {"scale_ms", 10}, {"cap_ms", 100}};
+  auto parsed = envs::SleepyEnv::ParseTask(task);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  worker->Send({{"type", "reset"}, {"slot", 0}, {"task", task}, {"seed", 11}});
+  json reset = worker->Receive();
+  ASSERT_EQ(reset.value("type", ""), "reset_result") << reset.dump();
+  for (uint64_t k = 0; k < 3; ++k) {
+    const double draw = envs::SleepyEnv::SleepMs(*parsed, 11, k, "wait");
+    const auto start = std::chrono::steady_clock::now();
+    worker->Send({{"type", "step"}, {"slot", 0}, {"action", "wait"}});
+    json step = worker->Receive();
+    const std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(step.value("type", ""), "step_result") << step.dump();
+    EXPECT_EQ(step["info"]["slept_ms"].get<double>(), draw);
+    EXPECT_GE(elapsed.count(), draw) << "step " << k;
+    EXPECT_EQ(step["terminated"], k == 2);
+  }
 }
 
 }  // namespace

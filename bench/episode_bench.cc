@@ -1,0 +1,474 @@
+// Episode benchmarks (issue 5), all in one run against one real rockd, so every figure shares
+// the machine state:
+//   alfworld  steps/s and step round trip through the HTTP episode API with 1, 64 and 1,024
+//             concurrent episodes (one keep-alive connection each, random admissible actions)
+//   sleepy    useful episodes/s on the same 40 slots of `sleepy` sandboxes (heavy-tailed step
+//             sleeps) for a synchronous batch loop (every round waits for its slowest env), queue
+//             scheduling (each episode runs on its own), queue scheduling in GRPO groups of 8,
+//             and the same groups with 2 redundant episodes each (the slowest cancelled)
+// The client is one thread of C++20 coroutines over Beast. Prints a markdown block for
+// docs/BENCHMARKS.md on stdout and progress on stderr. Needs root (pool sandboxes). A benchmark,
+// not a test: timings are reported, never asserted.
+//
+//   build/bin/episode_bench [--seconds N]   (each measurement's window; default 5)
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/http_client.h"
+#include "tests/support/rockd_process.h"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::awaitable;
+using asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr uint32_t kAlfworldSlots = 256;  // per sandbox; 4 sandboxes hold the 1,024 episodes
+constexpr uint32_t kSleepySlots = 40;     // sandboxes of one slot: a sleepy step blocks its worker
+constexpr uint32_t kGroupSize = 8;
+constexpr uint32_t kRedundancy = 2;
+
+// Both pools warm at start-up; failure detection as shipped.
+std::string BenchConfig() {
+  return json{{"episodes", {{"keep_finished", 4096}}},
+              {"pools",
+               {{"alfworld", {{"min", 4}, {"max", 4}, {"slots", kAlfworldSlots}}},
+                {"sleepy", {{"min", kSleepySlots}, {"max", kSleepySlots}, {"slots", 1}, {"limits", {{"memory_mb", 64}}}}}}}}
+      .dump();
+}
+
+struct Reply {
+  int status = 0;
+  json body;
+};
+
+// One keep-alive HTTP/1.1 connection to rockd; a transport error throws.
+class Connection {
+ public:
+  explicit Connection(asio::any_io_executor executor) : stream_(std::move(executor)) {}
+
+  awaitable<void> Connect(uint16_t port) {
+    stream_.expires_after(std::chrono::seconds(30));
+    co_await stream_.async_connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), use_awaitable);
+    stream_.socket().set_option(asio::ip::tcp::no_delay(true));
+  }
+
+  awaitable<Reply> Call(http::verb verb, const std::string& target, const json& body = nullptr) {
+    http::request<http::string_body> request(verb, target, 11);
+    request.set(http::field::host, "127.0.0.1");
+    request.keep_alive(true);
+    if (!body.is_null()) {
+      request.set(http::field::content_type, "application/json");
+      request.body() = body.dump();
+    }
+    request.prepare_payload();
+    stream_.expires_after(std::chrono::seconds(60));
+    co_await http::async_write(stream_, request, use_awaitable);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    co_await http::async_read(stream_, buffer_, parser, use_awaitable);
+    Reply reply;
+    reply.status = static_cast<int>(parser.get().result_int());
+    reply.body = json::parse(parser.get().body(), nullptr, /*allow_exceptions=*/false);
+    co_return reply;
+  }
+
+ private:
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+};
+
+Reply Expect(Reply reply, int status, const std::string& what) {
+  if (reply.status != status) throw std::runtime_error(what + ": HTTP " + std::to_string(reply.status) + " " + reply.body.dump());
+  return reply;
+}
+
+// Waits for `count` coroutines to call Done().
+class Latch {
+ public:
+  Latch(asio::any_io_executor executor, std::size_t count) : timer_(std::move(executor)), count_(count) {
+    timer_.expires_at(Clock::time_point::max());
+  }
+  void Done() {
+    if (--count_ == 0) timer_.cancel();
+  }
+  awaitable<void> Wait() {
+    if (count_ == 0) co_return;
+    boost::system::error_code ec;
+    co_await timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+
+ private:
+  asio::steady_timer timer_;
+  std::size_t count_;
+};
+
+// Runs `count` coroutines made by `make(i)` at once and waits for all; the first error is
+// rethrown after all have ended.
+// `make` is taken by value: the coroutine frame keeps it (and the lambdas it holds) alive.
+awaitable<void> All(std::size_t count, std::function<awaitable<void>(std::size_t)> make) {
+  auto executor = co_await asio::this_coro::executor;
+  auto latch = std::make_shared<Latch>(executor, count);
+  auto error = std::make_shared<std::exception_ptr>();
+  for (std::size_t i = 0; i < count; ++i) {
+    asio::co_spawn(executor, make(i), [latch, error](std::exception_ptr e) {
+      if (e && !*error) *error = e;
+      latch->Done();
+    });
+  }
+  co_await latch->Wait();
+  if (*error) std::rethrow_exception(*error);
+}
+
+void Run(asio::io_context& io, awaitable<void> work) {
+  std::exception_ptr error;
+  asio::co_spawn(io, std::move(work), [&](std::exception_ptr e) { error = e; });
+  io.restart();
+  io.run();
+  if (error) std::rethrow_exception(error);
+}
+
+double Percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[static_cast<std::size_t>(q * static_cast<double>(values.size() - 1))];
+}
+
+// ---- alfworld: steps through the HTTP episode API ----
+
+struct StepTally {
+  Clock::time_point from, to;  // the measured window (after warm-up)
+  uint64_t steps = 0;
+  uint64_t episodes = 0;  // ended inside the window
+  std::vector<double> latency_us;
+  bool Counts(Clock::time_point t) const { return t >= from && t <= to; }
+};
+
+awaitable<void> PlayAlfworld(uint16_t port, uint64_t client, StepTally& tally) {
+  Connection c(co_await asio::this_coro::executor);
+  co_await c.Connect(port);
+  std::mt19937_64 random(client);
+  uint64_t seed = client * 1'000'003;
+  while (Clock::now() < tally.to) {
+    const json start = {{"env", "alfworld"}, {"seed", seed++}, {"max_steps", 30}};
+    const Reply started = Expect(co_await c.Call(http::verb::post, "/api/v1/episodes", start), 201, "start");
+    const std::string id = started.body["id"];
+    json info = started.body["info"];
+    for (bool ended = false; !ended;) {
+      if (Clock::now() >= tally.to) {
+        Expect(co_await c.Call(http::verb::delete_, "/api/v1/episodes/" + id), 200, "delete " + id);
+        co_return;
+      }
+      const json& commands = info["admissible_commands"];
+      const std::string action = commands.empty() ? "look" : commands[random() % commands.size()].get<std::string>();
+      const auto began = Clock::now();
+      const json body = {{"action", action}};
+      const Reply step = Expect(co_await c.Call(http::verb::post, "/api/v1/episodes/" + id + "/step", body), 200, "step " + id);
+      const auto answered = Clock::now();
+      ended = step.body["terminated"].get<bool>() || step.body["truncated"].get<bool>();
+      info = step.body["info"];
+      if (!tally.Counts(answered)) continue;
+      ++tally.steps;
+      tally.episodes += ended;
+      tally.latency_us.push_back(std::chrono::duration<double, std::micro>(answered - began).count());
+    }
+  }
+}
+
+// The floor the step path is measured against: the same client and connection, a request that
+// touches neither the balancer nor a sandbox.
+awaitable<void> PollHealthz(uint16_t port, StepTally& tally) {
+  Connection c(co_await asio::this_coro::executor);
+  co_await c.Connect(port);
+  while (Clock::now() < tally.to) {
+    const auto began = Clock::now();
+    Expect(co_await c.Call(http::verb::get, "/healthz"), 200, "healthz");
+    const auto answered = Clock::now();
+    if (!tally.Counts(answered)) continue;
+    ++tally.steps;
+    tally.latency_us.push_back(std::chrono::duration<double, std::micro>(answered - began).count());
+  }
+}
+
+// One row: `play(i)` runs client i (1-based) for the window after 1 s of warm-up (connections
+// opened, episodes started).
+std::string StepRow(asio::io_context& io, const std::string& label, std::size_t concurrent, std::chrono::seconds window,
+                    const std::function<awaitable<void>(std::size_t, StepTally&)>& play) {
+  StepTally tally;
+  tally.from = Clock::now() + std::chrono::seconds(1);
+  tally.to = tally.from + window;
+  Run(io, All(concurrent, [&](std::size_t i) { return play(i + 1, tally); }));
+  const double seconds = std::chrono::duration<double>(tally.to - tally.from).count();
+  std::fprintf(stderr, "%s x%zu: %lu requests\n", label.c_str(), concurrent, static_cast<unsigned long>(tally.steps));
+  return fmt::format("| {} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n", label, concurrent, tally.steps / seconds,
+                     tally.episodes / seconds, Percentile(tally.latency_us, 0.5), Percentile(tally.latency_us, 0.99));
+}
+
+// ---- sleepy: scheduling on heavy-tailed envs ----
+
+// 5 to 15 steps, each a pareto(x_m = 2 ms, alpha = 1.5) sleep capped at 500 ms: mean 6 ms, and
+// about one step in 40 sleeps over 23 ms.
+json SleepyTask(std::mt19937_64& random) {
+  return {{"steps", 5 + random() % 11}, {"distribution", "pareto"}, {"scale_ms", 2}, {"shape", 1.5}, {"cap_ms", 500}};
+}
+
+struct EpisodeTally {
+  Clock::time_point deadline;
+  uint64_t finished = 0;  // useful episodes ended by the deadline
+  uint64_t cancelled = 0;  // redundant ones
+  std::vector<double> group_ms;  // start of a group to its n-th finished episode
+  uint64_t groups = 0;
+};
+
+// An episode already started; steps it with distinct random actions until it ends (true), is
+// cancelled as redundant (false) or the deadline passes (deleted, false).
+awaitable<bool> StepToEnd(Connection& c, const std::string& id, std::mt19937_64& random, EpisodeTally& tally) {
+  while (true) {
+    if (Clock::now() >= tally.deadline) {
+      co_await c.Call(http::verb::delete_, "/api/v1/episodes/" + id);  // 409 when already cancelled
+      co_return false;
+    }
+    const json body = {{"action", "try " + std::to_string(random() % 1'000'000)}};
+    const Reply step = co_await c.Call(http::verb::post, "/api/v1/episodes/" + id + "/step", body);
+    if (step.status == 409 && step.body["error"]["code"] == "aborted") {
+      ++tally.cancelled;
+      co_return false;
+    }
+    Expect(step, 200, "step " + id);
+    if (step.body["terminated"].get<bool>() || step.body["truncated"].get<bool>()) {
+      const bool in_time = Clock::now() <= tally.deadline;
+      tally.finished += in_time;
+      co_return in_time;
+    }
+  }
+}
+
+// Queue scheduling: each client runs its episodes back to back, never waiting for another.
+awaitable<void> QueueClient(uint16_t port, uint64_t client, EpisodeTally& tally) {
+  Connection c(co_await asio::this_coro::executor);
+  co_await c.Connect(port);
+  std::mt19937_64 random(client);
+  while (Clock::now() < tally.deadline) {
+    const json start = {{"env", "sleepy"}, {"task", SleepyTask(random)}, {"seed", random() >> 1}};
+    const Reply started = Expect(co_await c.Call(http::verb::post, "/api/v1/episodes", start), 201, "start");
+    co_await StepToEnd(c, started.body["id"], random, tally);
+  }
+}
+
+// Groups through POST /api/v1/groups: n members of one task and seed (+ redundant ones), each
+// stepped on its own; the next group starts once this one has n finished.
+awaitable<void> GroupClient(uint16_t port, uint64_t client, uint32_t redundancy, EpisodeTally& tally) {
+  auto executor = co_await asio::this_coro::executor;
+  std::vector<std::unique_ptr<Connection>> members;
+  for (uint32_t i = 0; i < kGroupSize + redundancy; ++i) {
+    members.push_back(std::make_unique<Connection>(executor));
+    co_await members.back()->Connect(port);
+  }
+  std::mt19937_64 random(client);
+  while (Clock::now() < tally.deadline) {
+    const auto began = Clock::now();
+    const json start = {{"env", "sleepy"},
+                        {"task", SleepyTask(random)},
+                        {"seed", random() >> 1},
+                        {"n", kGroupSize},
+                        {"redundancy", redundancy}};
+    const Reply group = Expect(co_await members[0]->Call(http::verb::post, "/api/v1/groups", start), 201, "start group");
+    const json& started = group.body["episodes"];
+    uint32_t finished = 0;
+    Clock::time_point nth;
+    co_await All(started.size(), [&](std::size_t i) -> awaitable<void> {
+      std::mt19937_64 own(random() + i);
+      if (!started[i].contains("id")) throw std::runtime_error("group member failed: " + started[i].dump());
+      if (co_await StepToEnd(*members[i], started[i]["id"], own, tally) && ++finished == kGroupSize) nth = Clock::now();
+    });
+    if (finished < kGroupSize) continue;  // the deadline cut it
+    ++tally.groups;
+    tally.group_ms.push_back(std::chrono::duration<double, std::milli>(nth - began).count());
+  }
+}
+
+// The synchronous batch loop: all slots start together and step in lockstep, each round waiting
+// for every env's answer; the next batch starts when the whole batch has ended. Its episodes are
+// groups of kGroupSize too, so its groups/s compares with the grouped modes.
+awaitable<void> SyncBatches(uint16_t port, EpisodeTally& tally) {
+  auto executor = co_await asio::this_coro::executor;
+  std::vector<std::unique_ptr<Connection>> slots;
+  for (uint32_t i = 0; i < kSleepySlots; ++i) {
+    slots.push_back(std::make_unique<Connection>(executor));
+    co_await slots.back()->Connect(port);
+  }
+  std::mt19937_64 random(7);
+  while (Clock::now() < tally.deadline) {
+    const auto began = Clock::now();
+    std::vector<std::string> ids(kSleepySlots);
+    std::vector<json> tasks;
+    std::vector<uint64_t> seeds;
+    for (uint32_t g = 0; g < kSleepySlots / kGroupSize; ++g) {
+      tasks.push_back(SleepyTask(random));
+      seeds.push_back(random() >> 1);
+    }
+    co_await All(kSleepySlots, [&](std::size_t i) -> awaitable<void> {
+      const json start = {{"env", "sleepy"}, {"task", tasks[i / kGroupSize]}, {"seed", seeds[i / kGroupSize]}};
+      const Reply started = Expect(co_await slots[i]->Call(http::verb::post, "/api/v1/episodes", start), 201, "start");
+      ids[i] = started.body["id"];
+    });
+    std::vector<bool> live(kSleepySlots, true);
+    std::vector<Clock::time_point> ended(kSleepySlots);
+    for (std::size_t left = kSleepySlots; left > 0 && Clock::now() < tally.deadline;) {
+      co_await All(kSleepySlots, [&](std::size_t i) -> awaitable<void> {
+        if (!live[i]) co_return;
+        const json body = {{"action", "try " + std::to_string(random() % 1'000'000)}};
+        const Reply step =
+            Expect(co_await slots[i]->Call(http::verb::post, "/api/v1/episodes/" + ids[i] + "/step", body), 200, "step " + ids[i]);
+        if (!step.body["terminated"].get<bool>() && !step.body["truncated"].get<bool>()) co_return;
+        live[i] = false;
+        ended[i] = Clock::now();
+        --left;
+      });
+    }
+    for (uint32_t i = 0; i < kSleepySlots; ++i) {
+      if (live[i]) {
+        co_await slots[i]->Call(http::verb::delete_, "/api/v1/episodes/" + ids[i]);
+      } else if (ended[i] <= tally.deadline) {
+        ++tally.finished;
+      }
+    }
+    for (uint32_t g = 0; g < kSleepySlots / kGroupSize; ++g) {
+      const auto first = live.begin() + g * kGroupSize;
+      if (std::any_of(first, first + kGroupSize, [](bool l) { return l; })) continue;
+      const auto last = *std::max_element(ended.begin() + g * kGroupSize, ended.begin() + (g + 1) * kGroupSize);
+      if (last > tally.deadline) continue;
+      ++tally.groups;
+      tally.group_ms.push_back(std::chrono::duration<double, std::milli>(last - began).count());
+    }
+  }
+}
+
+struct SleepyResult {
+  std::string mode;
+  EpisodeTally tally;
+};
+
+std::string SleepyRows(const std::vector<SleepyResult>& results, std::chrono::seconds window) {
+  const double seconds = static_cast<double>(window.count());
+  const double sync = static_cast<double>(results.front().tally.finished) / seconds;
+  std::string rows;
+  for (const auto& [mode, t] : results) {
+    const double eps = static_cast<double>(t.finished) / seconds;
+    const std::string groups = t.groups == 0 ? "–" : fmt::format("{:.1f}", static_cast<double>(t.groups) / seconds);
+    const std::string p50 = t.group_ms.empty() ? "–" : fmt::format("{:.0f}", Percentile(t.group_ms, 0.5));
+    const std::string p99 = t.group_ms.empty() ? "–" : fmt::format("{:.0f}", Percentile(t.group_ms, 0.99));
+    rows += fmt::format("| {} | {:.0f} | {:.2f}× | {} | {} / {} | {} |\n", mode, eps, eps / sync, groups, p50, p99,
+                        t.cancelled);
+  }
+  return rows;
+}
+
+int Main(int argc, char** argv) {
+  auto window = std::chrono::seconds(5);
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--seconds" && i + 1 < argc) {
+      window = std::chrono::seconds(std::max(1, std::atoi(argv[++i])));
+    } else {
+      std::fprintf(stderr, "usage: %s [--seconds N]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "episode_bench needs root: pool sandboxes use namespaces and cgroups\n");
+    return 1;
+  }
+  auto rockd = rock::test::RockdProcess::Start({.config_json = BenchConfig()});
+  if (rockd == nullptr) return 1;
+  const uint16_t port = rockd->port();
+  if (!rock::test::Eventually([&] { return rock::test::Http(port, "GET", "/readyz").status == 200; },
+                              std::chrono::seconds(60))) {
+    std::fprintf(stderr, "the pools never reached their minimum:\n%s\n", rockd->Log().c_str());
+    return 1;
+  }
+  asio::io_context io;
+  std::string alfworld;
+  for (std::size_t concurrent : {1, 64}) {
+    alfworld += StepRow(io, "GET /healthz (floor)", concurrent, window,
+                        [&](std::size_t, StepTally& t) { return PollHealthz(port, t); });
+  }
+  for (std::size_t concurrent : {1, 64, 1024}) {
+    alfworld += StepRow(io, "ALFWorld step", concurrent, window,
+                        [&](std::size_t client, StepTally& t) { return PlayAlfworld(port, client, t); });
+  }
+
+  std::vector<SleepyResult> sleepy;
+  auto measure = [&](std::string mode, const std::function<awaitable<void>(EpisodeTally&)>& work) {
+    SleepyResult result{std::move(mode), {}};
+    result.tally.deadline = Clock::now() + window;
+    Run(io, work(result.tally));
+    std::fprintf(stderr, "sleepy %s: %lu episodes\n", result.mode.c_str(), static_cast<unsigned long>(result.tally.finished));
+    sleepy.push_back(std::move(result));
+  };
+  measure(fmt::format("synchronous batch loop ({} in lockstep)", kSleepySlots),
+          [&](EpisodeTally& t) { return SyncBatches(port, t); });
+  measure(fmt::format("queue scheduling ({} independent)", kSleepySlots), [&](EpisodeTally& t) {
+    return All(kSleepySlots, [&](std::size_t i) { return QueueClient(port, i + 1, t); });
+  });
+  measure(fmt::format("queue scheduling, groups of {} ({} at a time)", kGroupSize, kSleepySlots / kGroupSize),
+          [&](EpisodeTally& t) {
+            return All(kSleepySlots / kGroupSize, [&](std::size_t i) { return GroupClient(port, i + 1, 0, t); });
+          });
+  const uint32_t redundant_groups = kSleepySlots / (kGroupSize + kRedundancy);
+  measure(fmt::format("queue scheduling + redundancy, groups of {} + {} ({} at a time)", kGroupSize, kRedundancy,
+                      redundant_groups),
+          [&](EpisodeTally& t) {
+            return All(redundant_groups, [&](std::size_t i) { return GroupClient(port, i + 1, kRedundancy, t); });
+          });
+
+  std::printf("### Episodes through rockd (HTTP episode API)\n\n");
+  std::printf("ALFWorld, random admissible actions, max_steps 30, %ld s per row after 1 s of warm-up; pool of 4 "
+              "sandboxes x %u slots:\n\n",
+              static_cast<long>(window.count()), kAlfworldSlots);
+  std::printf("| request | concurrent | per s | episodes/s | p50 µs | p99 µs |\n|---|---|---|---|---|---|\n%s\n",
+              alfworld.c_str());
+  std::printf("`sleepy` env, %u one-slot sandboxes, 5-15 steps per episode, pareto(2 ms, 1.5) sleeps capped at 500 ms, "
+              "%ld s per row; useful episodes are those finished (redundant cancellations not counted):\n\n",
+              kSleepySlots, static_cast<long>(window.count()));
+  std::printf("| mode | episodes/s | vs sync | groups/s | group ms p50 / p99 | cancelled |\n|---|---|---|---|---|---|\n%s",
+              SleepyRows(sleepy, window).c_str());
+  return rockd->Stop(SIGTERM) == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "episode_bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,154 @@
+#include "daemon/gem_routes.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "balancer/balancer.h"
+#include "daemon/episode_routes.h"
+#include "daemon/request_fields.h"
+#include "daemon/router.h"
+#include "envs/env_kinds.h"
+#include "sandbox/spec.h"
+
+namespace rock {
+namespace {
+
+using nlohmann::json;
+
+// Handles a client forgot to close cost a few strings each; past this many, make refuses.
+constexpr std::size_t kMaxHandles = 100'000;
+
+class GemApi {
+ public:
+  explicit GemApi(balancer::Balancer& balancer) : balancer_(balancer) {}
+
+  void Make(const json& body, const Respond& respond) {
+    const auto env_id = body.find("env_id");
+    if (env_id == body.end() || !env_id->is_string()) {
+      return respond(ErrorResponse(InvalidArgument("'env_id' is required: an env kind")));
+    }
+    json request = {{"env", *env_id}};
+    for (const char* key : {"task", "max_steps"}) {
+      if (body.contains(key)) request[key] = body[key];
+    }
+    // Checked now, so that a bad env_id fails make, not the first reset.
+    auto spec = EpisodeSpecFromRequest(request, {});
+    if (!spec.ok()) return respond(ErrorResponse(spec.status()));
+    const std::string handle = "gem-" + sandbox::NewSandboxId().substr(3);
+    {
+      std::lock_guard lock(mutex_);
+      if (handles_.size() >= kMaxHandles) {
+        return respond(ErrorResponse(Status(Code::kResourceExhausted, "too many open GEM envs: close some")));
+      }
+      handles_[handle] = Handle{std::move(request), {}};
+    }
+    respond(JsonResponse(200, {{"sandbox_id", handle}}));
+  }
+
+  void Reset(const json& body, const Respond& respond) {
+    StatusOr<Handle> handle = Find(body);
+    if (!handle.ok()) return respond(ErrorResponse(handle.status()));
+    json request = handle->request;
+    if (const auto seed = body.find("seed"); seed != body.end() && !seed->is_null()) request["seed"] = *seed;
+    auto spec = EpisodeSpecFromRequest(request, {});
+    if (!spec.ok()) return respond(ErrorResponse(spec.status()));
+    if (!handle->episode.empty()) balancer_.Cancel(handle->episode, [](Status) {});  // ended already is fine
+    const std::string id = body["sandbox_id"].get<std::string>();
+    balancer_.StartEpisode(std::move(spec).value(), [this, id, respond](StatusOr<balancer::Started> started) {
+      if (!started.ok()) return respond(ErrorResponse(started.status()));
+      {
+        std::lock_guard lock(mutex_);
+        const auto it = handles_.find(id);
+        if (it == handles_.end()) {
+          // Closed while it reset: the new episode has no owner.
+          balancer_.Cancel(started->id, [](Status) {});
+          return respond(ErrorResponse(NotFound("GEM env " + id + " was closed")));
+        }
+        it->second.episode = started->id;
+      }
+      respond(JsonResponse(200, {{"observation", started->reply.observation}, {"info", started->reply.info}}));
+    });
+  }
+
+  void Step(const json& body, const Respond& respond) {
+    StatusOr<Handle> handle = Find(body);
+    if (!handle.ok()) return respond(ErrorResponse(handle.status()));
+    const auto action = body.find("action");
+    if (action == body.end() || !action->is_string()) {
+      return respond(ErrorResponse(InvalidArgument("'action' is required and must be a string")));
+    }
+    if (handle->episode.empty()) return respond(ErrorResponse(FailedPrecondition("reset the env before stepping it")));
+    balancer_.Step(handle->episode, action->get<std::string>(), [respond](StatusOr<balancer::EnvReply> reply) {
+      if (!reply.ok()) return respond(ErrorResponse(reply.status()));
+      respond(JsonResponse(200, ReplyToJson(*reply)));
+    });
+  }
+
+  void Close(const json& body, const Respond& respond) {
+    StatusOr<Handle> handle = Find(body);
+    if (!handle.ok()) return respond(ErrorResponse(handle.status()));
+    const std::string id = body["sandbox_id"].get<std::string>();
+    {
+      std::lock_guard lock(mutex_);
+      handles_.erase(id);
+    }
+    if (!handle->episode.empty()) balancer_.Cancel(handle->episode, [](Status) {});
+    respond(JsonResponse(200, {{"sandbox_id", id}}));
+  }
+
+  void List(const json& body, const Respond& respond) {
+    StatusOr<Handle> handle = Find(body);
+    if (!handle.ok()) return respond(ErrorResponse(handle.status()));
+    json kinds = json::array();
+    for (std::string_view kind : envs::kEnvKinds) {
+      if (envs::HasEpisodes(kind)) kinds.push_back(kind);
+    }
+    respond(JsonResponse(200, {{"env_id", std::move(kinds)}}));
+  }
+
+ private:
+  struct Handle {
+    json request;         // env, task, max_steps from make
+    std::string episode;  // the current episode; empty before the first reset
+  };
+
+  StatusOr<Handle> Find(const json& body) {
+    const auto id = body.find("sandbox_id");
+    if (id == body.end() || !id->is_string() || id->get<std::string>().empty()) {
+      return InvalidArgument("'sandbox_id' is required and must be a non-empty string");
+    }
+    std::lock_guard lock(mutex_);
+    const auto it = handles_.find(id->get<std::string>());
+    if (it == handles_.end()) return NotFound("no GEM env " + id->get<std::string>());
+    return it->second;
+  }
+
+  balancer::Balancer& balancer_;
+  std::mutex mutex_;
+  std::map<std::string, Handle> handles_;
+};
+
+}  // namespace
+
+void AddGemRoutes(Router& router, balancer::Balancer& balancer) {
+  auto api = std::make_shared<GemApi>(balancer);
+  using Method = void (GemApi::*)(const json&, const Respond&);
+  for (auto [path, method] : {std::pair<const char*, Method>{"/apis/v1/envs/gem/make", &GemApi::Make},
+                              {"/apis/v1/envs/gem/reset", &GemApi::Reset},
+                              {"/apis/v1/envs/gem/step", &GemApi::Step},
+                              {"/apis/v1/envs/gem/close", &GemApi::Close},
+                              {"/apis/v1/envs/gem/list", &GemApi::List}}) {
+    router.Add("POST", path, [api, method](const HttpRequest& request, const PathParams&, Respond respond) {
+      auto body = ParseJsonObject(request);
+      if (!body.ok()) return respond(ErrorResponse(body.status()));
+      ((*api).*method)(*body, respond);
+    });
+  }
+}
+
+}  // namespace rock

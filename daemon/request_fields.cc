@@ -1,0 +1,29 @@
+#include "daemon/request_fields.h"
+
+#include <algorithm>
+#include <string>
+
+namespace rock {
+
+Status CheckKeys(const nlohmann::json& object, std::initializer_list<std::string_view> allowed, std::string_view where) {
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return InvalidArgument("unknown field '" + std::string(where) + key + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadUnsigned(const nlohmann::json& object, const char* key, uint64_t lo, uint64_t hi, std::string_view where,
+                    uint64_t* out) {
+  const auto it = object.find(key);
+  if (it == object.end()) return Status::Ok();
+  if (!it->is_number_unsigned() || it->get<uint64_t>() < lo || it->get<uint64_t>() > hi) {
+    return InvalidArgument("'" + std::string(where) + key + "' must be an integer from " + std::to_string(lo) +
+                           " to " + std::to_string(hi));
+  }
+  *out = it->get<uint64_t>();
+  return Status::Ok();
+}
+
+}  // namespace rock

@@ -1,0 +1,22 @@
+// Checks for the fields of JSON request bodies; every message names the field, prefixed with
+// `where` ("limits.").
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace rock {
+
+// Every key of `object` must be in `allowed`: a typo is an error, not a silent default.
+Status CheckKeys(const nlohmann::json& object, std::initializer_list<std::string_view> allowed, std::string_view where);
+
+// Reads `key` into `out` when present: an integer from `lo` to `hi`.
+Status ReadUnsigned(const nlohmann::json& object, const char* key, uint64_t lo, uint64_t hi, std::string_view where,
+                    uint64_t* out);
+
+}  // namespace rock
