@@ -198,14 +198,14 @@ class Balancer::Impl : public std::enable_shared_from_this<Balancer::Impl> {
     // Otherwise the rebuild in progress sends it when done.
   }
 
-  Status Cancel(const std::string& id) {
+  Status Cancel(const std::string& id, std::string reason) {
     Episode* e = Find(id);
     if (e == nullptr) return NotFound("no episode " + id);
     if (Ended(*e)) {
       return FailedPrecondition("episode " + id + " has already ended (" + std::string(EpisodeStateName(e->summary.state)) +
                                 ")");
     }
-    End(*e, EpisodeState::kCancelled, "deleted");
+    End(*e, EpisodeState::kCancelled, std::move(reason));
     return Status::Ok();
   }
 
@@ -719,8 +719,10 @@ void Balancer::Step(const std::string& id, std::string action, StepCallback done
   });
 }
 
-void Balancer::Cancel(const std::string& id, std::function<void(Status)> done) {
-  impl_->Post([id, done = std::move(done)](Impl& impl) { done(impl.Cancel(id)); });
+void Balancer::Cancel(const std::string& id, std::string reason, std::function<void(Status)> done) {
+  impl_->Post([id, reason = std::move(reason), done = std::move(done)](Impl& impl) mutable {
+    done(impl.Cancel(id, std::move(reason)));
+  });
 }
 
 void Balancer::Get(const std::string& id, std::function<void(StatusOr<EpisodeView>)> done) {

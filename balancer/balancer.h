@@ -76,8 +76,9 @@ class Balancer {
   // to). InvalidArgument when the group could never fit the pool at its maximum size.
   void StartGroup(GroupSpec spec, std::function<void(StatusOr<GroupStarted>)> done);
   void Step(const std::string& id, std::string action, StepCallback done);
-  // Ends a queued or running episode as cancelled ("deleted"); NotFound for unknown ids.
-  void Cancel(const std::string& id, std::function<void(Status)> done);
+  // Ends a queued or running episode as cancelled with `reason` (its end_reason: "deleted",
+  // "cancelled", "expired"); NotFound for unknown ids, FailedPrecondition for ended ones.
+  void Cancel(const std::string& id, std::string reason, std::function<void(Status)> done);
   void Get(const std::string& id, std::function<void(StatusOr<EpisodeView>)> done);
   void List(std::function<void(std::vector<EpisodeSummary>)> done);
 

@@ -10,7 +10,8 @@
 // docs/BENCHMARKS.md on stdout and progress on stderr. Needs root (pool sandboxes). A benchmark,
 // not a test: timings are reported, never asserted.
 //
-//   build/bin/episode_bench [--seconds N]   (each measurement's window; default 5)
+//   build/bin/episode_bench [--seconds N] [--http-threads N]   (window per row, default 5 s; rockd's
+//                                                             http.threads, default 2)
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,8 +19,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -33,6 +36,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -44,6 +48,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using asio::awaitable;
 using asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
@@ -55,8 +60,9 @@ constexpr uint32_t kGroupSize = 8;
 constexpr uint32_t kRedundancy = 2;
 
 // Both pools warm at start-up; failure detection as shipped.
-std::string BenchConfig() {
-  return json{{"episodes", {{"keep_finished", 4096}}},
+std::string BenchConfig(uint32_t http_threads) {
+  return json{{"http", {{"threads", http_threads}}},
+              {"episodes", {{"keep_finished", 4096}}},
               {"pools",
                {{"alfworld", {{"min", 4}, {"max", 4}, {"slots", kAlfworldSlots}}},
                 {"sleepy", {{"min", kSleepySlots}, {"max", kSleepySlots}, {"slots", 1}, {"limits", {{"memory_mb", 64}}}}}}}}
@@ -216,18 +222,141 @@ awaitable<void> PollHealthz(uint16_t port, StepTally& tally) {
   }
 }
 
-// One row: `play(i)` runs client i (1-based) for the window after 1 s of warm-up (connections
-// opened, episodes started).
-std::string StepRow(asio::io_context& io, const std::string& label, std::size_t concurrent, std::chrono::seconds window,
-                    const std::function<awaitable<void>(std::size_t, StepTally&)>& play) {
+// One row of `concurrent` episodes in flight: `play(i)` runs client i (1-based) of `clients`
+// for the window after 1 s of warm-up (connections opened, episodes started).
+std::string StepRow(asio::io_context& io, const std::string& label, std::size_t concurrent, std::size_t clients,
+                    std::chrono::seconds window, const std::function<awaitable<void>(std::size_t, StepTally&)>& play) {
   StepTally tally;
   tally.from = Clock::now() + std::chrono::seconds(1);
   tally.to = tally.from + window;
-  Run(io, All(concurrent, [&](std::size_t i) { return play(i + 1, tally); }));
+  Run(io, All(clients, [&](std::size_t i) { return play(i + 1, tally); }));
   const double seconds = std::chrono::duration<double>(tally.to - tally.from).count();
   std::fprintf(stderr, "%s x%zu: %lu requests\n", label.c_str(), concurrent, static_cast<unsigned long>(tally.steps));
   return fmt::format("| {} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n", label, concurrent, tally.steps / seconds,
                      tally.episodes / seconds, Percentile(tally.latency_us, 0.5), Percentile(tally.latency_us, 0.99));
+}
+
+// ---- the trainer stream and the GEM API: the same ALFWorld steps over other wires ----
+
+// One /ws/trainer connection driving `concurrent` episodes: every obs is answered with an act at
+// once, every trajectory acked, and each ended episode replaced by a new one, so that
+// `concurrent` stay in flight. Counts act → obs round trips that end inside the window.
+awaitable<void> StreamTrainer(uint16_t port, uint64_t client, std::size_t concurrent, StepTally& tally) {
+  websocket::stream<beast::tcp_stream> ws(co_await asio::this_coro::executor);
+  beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(30));
+  co_await beast::get_lowest_layer(ws).async_connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), use_awaitable);
+  beast::get_lowest_layer(ws).socket().set_option(asio::ip::tcp::no_delay(true));
+  beast::get_lowest_layer(ws).expires_never();
+  ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+  co_await ws.async_handshake("127.0.0.1", "/ws/trainer", use_awaitable);
+  auto send = [&ws](const json& message) -> awaitable<void> {
+    const std::string text = message.dump();
+    co_await ws.async_write(asio::buffer(text), use_awaitable);
+  };
+  const json hello = {{"type", "hello"}, {"trainer", "bench-" + std::to_string(client)}, {"credits", 1 << 30}};
+  co_await send(hello);
+  std::mt19937_64 random(client);
+  uint64_t seed = client * 1'000'003;
+  auto start = [&](std::size_t n) -> awaitable<void> {
+    const json message = {{"type", "start"}, {"env", "alfworld"}, {"seed", seed++}, {"max_steps", 30}, {"n", n}};
+    co_await send(message);
+  };
+  co_await start(concurrent);
+  std::map<std::string, Clock::time_point> acting;
+  std::set<std::string> live;  // cancelled at the end, so that their slots are free for the next row
+  beast::flat_buffer buffer;
+  while (Clock::now() < tally.to || !acting.empty()) {
+    buffer.clear();
+    co_await ws.async_read(buffer, use_awaitable);
+    const auto received = Clock::now();
+    const json message = json::parse(beast::buffers_to_string(buffer.data()));
+    const std::string type = message["type"];
+    if (type == "trajectory") {
+      const json ack = {{"type", "ack"}, {"seq", message["seq"]}};
+      co_await send(ack);
+      if (tally.Counts(received)) ++tally.episodes;
+      if (received < tally.to) co_await start(1);
+      continue;
+    }
+    if (type == "error") throw std::runtime_error("trainer stream: " + message.dump());
+    if (type != "obs") continue;
+    const std::string id = message["episode"];
+    live.insert(id);
+    if (const auto it = acting.find(id); it != acting.end()) {
+      if (tally.Counts(received)) {
+        ++tally.steps;
+        tally.latency_us.push_back(std::chrono::duration<double, std::micro>(received - it->second).count());
+      }
+      acting.erase(it);
+    }
+    if (message["terminated"].get<bool>() || message["truncated"].get<bool>()) {
+      live.erase(id);
+      continue;
+    }
+    if (received >= tally.to) continue;
+    const json& commands = message["info"]["admissible_commands"];
+    const json act = {{"type", "act"},
+                      {"episode", id},
+                      {"step", message["step"].get<uint64_t>() + 1},
+                      {"action", commands.empty() ? "look" : commands[random() % commands.size()].get<std::string>()},
+                      {"policy_version", 0}};
+    acting[id] = Clock::now();
+    co_await send(act);
+  }
+  for (const std::string& id : live) {
+    const json cancel = {{"type", "cancel"}, {"episode", id}};
+    co_await send(cancel);
+  }
+  co_await ws.async_close(websocket::close_code::normal, use_awaitable);
+}
+
+// The ROCK GEM API: make, reset, step until the end, again.
+awaitable<void> PlayGem(uint16_t port, uint64_t client, StepTally& tally) {
+  Connection c(co_await asio::this_coro::executor);
+  co_await c.Connect(port);
+  const json make = {{"env_id", "alfworld"}, {"max_steps", 30}};
+  const Reply made = Expect(co_await c.Call(http::verb::post, "/apis/v1/envs/gem/make", make), 200, "gem make");
+  const json handle = {{"sandbox_id", made.body["sandbox_id"]}};
+  std::mt19937_64 random(client);
+  for (uint64_t seed = client; Clock::now() < tally.to; ++seed) {
+    json reset = handle;
+    reset["seed"] = seed;
+    json info = Expect(co_await c.Call(http::verb::post, "/apis/v1/envs/gem/reset", reset), 200, "gem reset").body["info"];
+    for (bool ended = false; !ended && Clock::now() < tally.to;) {
+      const json& commands = info["admissible_commands"];
+      json step = handle;
+      step["action"] = commands.empty() ? "look" : commands[random() % commands.size()].get<std::string>();
+      const auto began = Clock::now();
+      const Reply answer = Expect(co_await c.Call(http::verb::post, "/apis/v1/envs/gem/step", step), 200, "gem step");
+      const auto answered = Clock::now();
+      ended = answer.body["terminated"].get<bool>() || answer.body["truncated"].get<bool>();
+      info = answer.body["info"];
+      if (!tally.Counts(answered)) continue;
+      ++tally.steps;
+      tally.episodes += ended;
+      tally.latency_us.push_back(std::chrono::duration<double, std::micro>(answered - began).count());
+    }
+  }
+  Expect(co_await c.Call(http::verb::post, "/apis/v1/envs/gem/close", handle), 200, "gem close");
+}
+
+// The Python client of bench/ws_step_rtt.py (Debian's python3-websockets), one episode at a time;
+// it prints the row's figures as JSON.
+std::string PythonStreamRow(uint16_t port, std::chrono::seconds window) {
+  const std::string command = fmt::format("/usr/bin/python3 {}/bench/ws_step_rtt.py --url ws://127.0.0.1:{}/ws/trainer "
+                                          "--seconds {}",
+                                          ROCK_SOURCE_DIR, port, window.count());
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) throw std::runtime_error("popen(" + command + ") failed");
+  std::string out;
+  char chunk[4096];
+  while (std::fgets(chunk, sizeof(chunk), pipe.get()) != nullptr) out += chunk;
+  const json row = json::parse(out, nullptr, false);
+  if (row.is_discarded()) throw std::runtime_error(command + " printed " + out);
+  return fmt::format("| /ws/trainer act → obs (Python client) | 1 | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n",
+                     row["steps_per_s"].get<double>(), row["episodes_per_s"].get<double>(), row["p50_us"].get<double>(),
+                     row["p99_us"].get<double>());
 }
 
 // ---- sleepy: scheduling on heavy-tailed envs ----
@@ -392,12 +521,15 @@ std::string SleepyRows(const std::vector<SleepyResult>& results, std::chrono::se
 
 int Main(int argc, char** argv) {
   auto window = std::chrono::seconds(5);
+  uint32_t http_threads = 2;  // rockd's default
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--seconds" && i + 1 < argc) {
       window = std::chrono::seconds(std::max(1, std::atoi(argv[++i])));
+    } else if (arg == "--http-threads" && i + 1 < argc) {
+      http_threads = static_cast<uint32_t>(std::clamp(std::atoi(argv[++i]), 1, 64));
     } else {
-      std::fprintf(stderr, "usage: %s [--seconds N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--seconds N] [--http-threads N]\n", argv[0]);
       return 2;
     }
   }
@@ -405,7 +537,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "episode_bench needs root: pool sandboxes use namespaces and cgroups\n");
     return 1;
   }
-  auto rockd = rock::test::RockdProcess::Start({.config_json = BenchConfig()});
+  auto rockd = rock::test::RockdProcess::Start({.config_json = BenchConfig(http_threads)});
   if (rockd == nullptr) return 1;
   const uint16_t port = rockd->port();
   if (!rock::test::Eventually([&] { return rock::test::Http(port, "GET", "/readyz").status == 200; },
@@ -416,13 +548,23 @@ int Main(int argc, char** argv) {
   asio::io_context io;
   std::string alfworld;
   for (std::size_t concurrent : {1, 64}) {
-    alfworld += StepRow(io, "GET /healthz (floor)", concurrent, window,
+    alfworld += StepRow(io, "GET /healthz (floor)", concurrent, concurrent, window,
                         [&](std::size_t, StepTally& t) { return PollHealthz(port, t); });
   }
   for (std::size_t concurrent : {1, 64, 1024}) {
-    alfworld += StepRow(io, "ALFWorld step", concurrent, window,
+    alfworld += StepRow(io, "ALFWorld step", concurrent, concurrent, window,
                         [&](std::size_t client, StepTally& t) { return PlayAlfworld(port, client, t); });
   }
+
+  std::string stream;
+  stream += StepRow(io, "/ws/trainer act → obs (C++ client)", 1, 1, window,
+                    [&](std::size_t client, StepTally& t) { return StreamTrainer(port, client, 1, t); });
+  stream += PythonStreamRow(port, window);
+  stream += StepRow(io, "GEM HTTP step", 1, 1, window,
+                    [&](std::size_t client, StepTally& t) { return PlayGem(port, client, t); });
+  // 1,024 episodes in flight: 16 trainer connections of 64 episodes each.
+  stream += StepRow(io, "/ws/trainer act → obs (C++ client)", 1024, 16, window,
+                    [&](std::size_t client, StepTally& t) { return StreamTrainer(port, client, 64, t); });
 
   std::vector<SleepyResult> sleepy;
   auto measure = [&](std::string mode, const std::function<awaitable<void>(EpisodeTally&)>& work) {
@@ -454,6 +596,10 @@ int Main(int argc, char** argv) {
               static_cast<long>(window.count()), kAlfworldSlots);
   std::printf("| request | concurrent | per s | episodes/s | p50 µs | p99 µs |\n|---|---|---|---|---|---|\n%s\n",
               alfworld.c_str());
+  std::printf("The same ALFWorld steps over the trainer stream and the GEM API (the 1,024 row: 16 trainer "
+              "connections of 64 episodes):\n\n");
+  std::printf("| request | concurrent | per s | episodes/s | p50 µs | p99 µs |\n|---|---|---|---|---|---|\n%s\n",
+              stream.c_str());
   std::printf("`sleepy` env, %u one-slot sandboxes, 5-15 steps per episode, pareto(2 ms, 1.5) sleeps capped at 500 ms, "
               "%ld s per row; useful episodes are those finished (redundant cancellations not counted):\n\n",
               kSleepySlots, static_cast<long>(window.count()));

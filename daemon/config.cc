@@ -180,6 +180,14 @@ StatusOr<Config> FromJson(const json& j) {
        }}) {
     if (Status s = TakeU32(episodes, "episodes", key, field); !s.ok()) return s;
   }
+  const json& stream = j.at("stream");
+  for (auto [key, field] : std::array<std::pair<const char*, uint32_t*>, 3>{{
+           {"max_trainers", &c.stream.max_trainers},
+           {"max_staleness", &c.stream.max_staleness},
+           {"retain_acked_s", &c.stream.retain_acked_s},
+       }}) {
+    if (Status s = TakeU32(stream, "stream", key, field); !s.ok()) return s;
+  }
   for (const auto& [env, pool] : j.at("pools").items()) {
     const std::string path = "pools." + env;
     PoolSettings& settings = c.pools[env];
@@ -303,14 +311,17 @@ Status ValidateConfig(const Config& c) {
   for (const auto& [key, value, lo, hi] : ranges) {
     if (Status s = CheckRange(key, value, lo, hi); !s.ok()) return s;
   }
-  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 5> episode_ranges = {{
+  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 8> service_ranges = {{
       {"episodes.step_timeout_ms", c.episodes.step_timeout_ms, 1, kDay},
       {"episodes.queue_timeout_ms", c.episodes.queue_timeout_ms, 1, kDay},
       {"episodes.idle_timeout_ms", c.episodes.idle_timeout_ms, 1, kDay},
       {"episodes.max_failovers", c.episodes.max_failovers, 0, 1000},
       {"episodes.keep_finished", c.episodes.keep_finished, 0, 1'000'000},
+      {"stream.max_trainers", c.stream.max_trainers, 1, 10'000},
+      {"stream.max_staleness", c.stream.max_staleness, 0, 1'000'000},
+      {"stream.retain_acked_s", c.stream.retain_acked_s, 0, 365 * 24 * 3600},
   }};
-  for (const auto& [key, value, lo, hi] : episode_ranges) {
+  for (const auto& [key, value, lo, hi] : service_ranges) {
     if (Status s = CheckRange(key, value, lo, hi); !s.ok()) return s;
   }
   for (const auto& [env, pool] : c.pools) {
@@ -389,6 +400,10 @@ nlohmann::json ConfigToJson(const Config& c) {
         {"idle_timeout_ms", c.episodes.idle_timeout_ms},
         {"max_failovers", c.episodes.max_failovers},
         {"keep_finished", c.episodes.keep_finished}}},
+      {"stream",
+       {{"max_trainers", c.stream.max_trainers},
+        {"max_staleness", c.stream.max_staleness},
+        {"retain_acked_s", c.stream.retain_acked_s}}},
       {"pools", pools},
   };
 }

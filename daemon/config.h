@@ -75,6 +75,13 @@ struct EpisodesConfig {
   uint32_t keep_finished = 0;     // ended episodes GET still finds in memory
 };
 
+// The trainer stream, /ws/trainer (docs/protocol.md).
+struct StreamConfig {
+  uint32_t max_trainers = 0;    // distinct trainer names (each has its own metric series)
+  uint32_t max_staleness = 0;   // policy versions an episode's first action may lag; 0: no limit
+  uint32_t retain_acked_s = 0;  // acknowledged trajectories are deleted after this
+};
+
 // A pool of sandboxes serving one env kind (the key of Config::pools). The defaults are what a
 // pool gets that the config or a PUT /api/v1/pools/{env} names for the first time.
 struct PoolSettings {
@@ -96,6 +103,7 @@ struct Config {
   uint32_t drain_timeout_ms = 0;
   SandboxConfig sandbox;
   EpisodesConfig episodes;
+  StreamConfig stream;
   std::map<std::string, PoolSettings> pools;
 };
 

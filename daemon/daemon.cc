@@ -35,6 +35,8 @@
 #include "daemon/static_files.h"
 #include "daemon/store.h"
 #include "daemon/system_routes.h"
+#include "daemon/trainer_stream.h"
+#include "daemon/trajectory_routes.h"
 #include "daemon/systemd_notify.h"
 #include "sandbox/cgroup_favordynmods.h"
 #include "sandbox/supervisor.h"
@@ -105,6 +107,33 @@ class TransitionFanout : public sandbox::SupervisorObserver {
   balancer::Balancer* balancer_ = nullptr;
 };
 
+// The balancer reports to one observer; the record (store, metrics, events) sees everything,
+// and the trainer stream turns the ends of its episodes into trajectories.
+class EpisodeFanout : public balancer::BalancerObserver {
+ public:
+  explicit EpisodeFanout(EpisodeObserver& record) : record_(record) {}
+  void Follow(TrainerHub* hub) { hub_ = hub; }
+
+  void OnEpisodeStarted(const balancer::EpisodeSummary& episode, const std::string& first_observation) override {
+    record_.OnEpisodeStarted(episode, first_observation);
+  }
+  void OnStep(const balancer::EpisodeSummary& episode, const balancer::StepRecord& step) override {
+    record_.OnStep(episode, step);
+  }
+  void OnEpisodeEnded(const balancer::EpisodeSummary& episode) override {
+    record_.OnEpisodeEnded(episode);
+    if (hub_ != nullptr) hub_->OnEpisodeEnded(episode);
+  }
+  void OnFailover(const balancer::EpisodeSummary& episode, const balancer::FailoverRecord& failover) override {
+    record_.OnFailover(episode, failover);
+  }
+  void OnPool(const balancer::PoolView& pool) override { record_.OnPool(pool); }
+
+ private:
+  EpisodeObserver& record_;
+  TrainerHub* hub_ = nullptr;
+};
+
 class Daemon {
  public:
   Daemon(const Config& config, std::unique_ptr<Store> store)
@@ -119,9 +148,12 @@ class Daemon {
         fanout_(observer_),
         supervisor_(io_, SupervisorOptions(config), fanout_),
         episode_observer_(*store_, metrics_, bus_),
-        balancer_(io_, supervisor_, BalancerOptions(config), episode_observer_),
+        episode_fanout_(episode_observer_),
+        balancer_(io_, supervisor_, BalancerOptions(config), episode_fanout_),
+        trainers_(io_, balancer_, *store_, metrics_, bus_, HubOptions(config)),
         server_(io_, ServerOptions(config), router_, metrics_) {
     fanout_.Follow(&balancer_);
+    episode_fanout_.Follow(&trainers_);
   }
 
   int Run(const std::string& port_file) {
@@ -143,12 +175,15 @@ class Daemon {
     AddPoolRoutes(router_, balancer_, config_);
     AddEpisodeRoutes(router_, balancer_, *store_, io_);
     AddGemRoutes(router_, balancer_);
+    AddTrajectoryRoutes(router_, *store_);
     if (Status s = StartPools(); !s.ok()) {
       spdlog::critical("{}", s.message());
       return 1;
     }
     ServeDashboard();
     server_.AddWebSocket("/ws/events", MakeEventsEndpoint(bus_));
+    server_.AddWebSocket("/ws/trainer", trainers_.Endpoint());
+    trainers_.StartRetention();
     if (Status s = server_.Listen(); !s.ok()) {
       spdlog::critical("cannot serve HTTP: {}", s.message());
       return 1;
@@ -248,6 +283,14 @@ class Daemon {
     return Status::Ok();
   }
 
+  static TrainerHubOptions HubOptions(const Config& config) {
+    TrainerHubOptions options;
+    options.max_trainers = config.stream.max_trainers;
+    options.max_staleness = config.stream.max_staleness;
+    options.retain_acked = std::chrono::seconds(config.stream.retain_acked_s);
+    return options;
+  }
+
   static HttpServerOptions ServerOptions(const Config& config) {
     HttpServerOptions options;
     options.listen = config.http.listen;
@@ -298,6 +341,7 @@ class Daemon {
     NotifyStopping();
     watchdog_.Stop();
     stats_timer_.cancel();
+    trainers_.Stop();
     bus_.Publish("shutdown", {{"signal", strsignal(signal)}});
     drain_deadline_.expires_after(std::chrono::milliseconds(config_.drain_timeout_ms));
     drain_deadline_.async_wait([this](const boost::system::error_code& ec) {
@@ -347,7 +391,9 @@ class Daemon {
   TransitionFanout fanout_;
   sandbox::Supervisor supervisor_;
   EpisodeObserver episode_observer_;
+  EpisodeFanout episode_fanout_;
   balancer::Balancer balancer_;
+  TrainerHub trainers_;
   HttpServer server_;
 };
 

@@ -42,7 +42,10 @@ std::string_view EpisodeOutcomeLabel(const EpisodeSummary& e) {
   switch (e.state) {
     case EpisodeState::kFinished: return e.end_reason == "terminated" ? "terminated" : "truncated";
     case EpisodeState::kCancelled:
-      if (e.end_reason == "deleted" || e.end_reason == "idle" || e.end_reason == "redundant") return e.end_reason;
+      if (e.end_reason == "deleted" || e.end_reason == "idle" || e.end_reason == "redundant" ||
+          e.end_reason == "cancelled" || e.end_reason == "expired") {
+        return e.end_reason;
+      }
       return "stopping";
     default: return "failed";
   }
@@ -57,8 +60,8 @@ EpisodeObserver::EpisodeObserver(Store& store, Metrics& metrics, EventBus& bus)
                     .Register(metrics.registry())),
       ended_(prometheus::BuildCounter()
                  .Name("rockd_episodes_ended_total")
-                 .Help("Ended episodes by env and outcome (terminated, truncated, deleted, idle, redundant, stopping, "
-                       "failed).")
+                 .Help("Ended episodes by env and outcome (terminated, truncated, deleted, cancelled, expired, idle, "
+                       "redundant, stopping, failed).")
                  .Register(metrics.registry())),
       steps_(prometheus::BuildCounter()
                  .Name("rockd_episode_steps_total")

@@ -58,8 +58,8 @@ class EpisodeObserver : public balancer::BalancerObserver {
   std::map<std::string, EnvSeries> series_;
 };
 
-// A bounded label for how an episode ended: terminated, truncated, deleted, idle, redundant,
-// stopping or failed.
+// A bounded label for how an episode ended: terminated, truncated, deleted, cancelled, expired,
+// idle, redundant, stopping or failed.
 std::string_view EpisodeOutcomeLabel(const balancer::EpisodeSummary& episode);
 
 }  // namespace rock

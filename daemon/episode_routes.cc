@@ -219,7 +219,7 @@ class EpisodeApi {
   }
 
   void Delete(const std::string& id, Respond respond) {
-    balancer_.Cancel(id, [id, respond](Status cancelled) {
+    balancer_.Cancel(id, "deleted", [id, respond](Status cancelled) {
       if (!cancelled.ok()) return respond(ErrorResponse(cancelled));
       respond(JsonResponse(200, {{"id", id}, {"state", "cancelled"}}));
     });

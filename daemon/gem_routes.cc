@@ -57,7 +57,7 @@ class GemApi {
     if (const auto seed = body.find("seed"); seed != body.end() && !seed->is_null()) request["seed"] = *seed;
     auto spec = EpisodeSpecFromRequest(request, {});
     if (!spec.ok()) return respond(ErrorResponse(spec.status()));
-    if (!handle->episode.empty()) balancer_.Cancel(handle->episode, [](Status) {});  // ended already is fine
+    if (!handle->episode.empty()) balancer_.Cancel(handle->episode, "deleted", [](Status) {});  // ended already is fine
     const std::string id = body["sandbox_id"].get<std::string>();
     balancer_.StartEpisode(std::move(spec).value(), [this, id, respond](StatusOr<balancer::Started> started) {
       if (!started.ok()) return respond(ErrorResponse(started.status()));
@@ -66,7 +66,7 @@ class GemApi {
         const auto it = handles_.find(id);
         if (it == handles_.end()) {
           // Closed while it reset: the new episode has no owner.
-          balancer_.Cancel(started->id, [](Status) {});
+          balancer_.Cancel(started->id, "deleted", [](Status) {});
           return respond(ErrorResponse(NotFound("GEM env " + id + " was closed")));
         }
         it->second.episode = started->id;
@@ -97,7 +97,7 @@ class GemApi {
       std::lock_guard lock(mutex_);
       handles_.erase(id);
     }
-    if (!handle->episode.empty()) balancer_.Cancel(handle->episode, [](Status) {});
+    if (!handle->episode.empty()) balancer_.Cancel(handle->episode, "deleted", [](Status) {});
     respond(JsonResponse(200, {{"sandbox_id", id}}));
   }
 

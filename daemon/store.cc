@@ -172,6 +172,8 @@ StatusOr<SQLite::Database> OpenReadConnection(const std::filesystem::path& file)
 struct PendingWrite {
   std::string what;
   Store::WriteJob job;
+  Store::Committed committed;  // may be empty
+  Status status;               // of the job itself
 };
 
 }  // namespace
@@ -201,10 +203,10 @@ class Store::Impl {
     }
   }
 
-  void Write(std::string what, WriteJob job) {
+  void Write(std::string what, WriteJob job, Committed committed) {
     {
       std::lock_guard lock(mu_);
-      queue_.push_back({std::move(what), std::move(job)});
+      queue_.push_back({std::move(what), std::move(job), std::move(committed), Status::Ok()});
       ++enqueued_seq_;
     }
     work_cv_.notify_one();
@@ -245,6 +247,9 @@ class Store::Impl {
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       }
       Status committed = CommitBatch(batch);
+      for (PendingWrite& write : batch) {
+        if (write.committed) write.committed(committed.ok() ? write.status : committed);
+      }
       {
         std::lock_guard lock(mu_);
         committed_seq_ += batch.size();
@@ -289,6 +294,7 @@ class Store::Impl {
     }
     spdlog::error("store {}: write '{}' failed and was rolled back: {}", path_.string(), write.what,
                   error);
+    write.status = Internal(fmt::format("{} on database {}: {}", write.what, path_.string(), error));
     if (sqlite3_get_autocommit(writer_db_.getHandle()) != 0) {
       throw SQLite::Exception(
           fmt::format("SQLite rolled back the transaction after write '{}' failed: {}", write.what,
@@ -345,7 +351,11 @@ Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Store::~Store() = default;
 
-void Store::Write(std::string what, WriteJob job) { impl_->Write(std::move(what), std::move(job)); }
+void Store::Write(std::string what, WriteJob job) { impl_->Write(std::move(what), std::move(job), nullptr); }
+
+void Store::Write(std::string what, WriteJob job, Committed committed) {
+  impl_->Write(std::move(what), std::move(job), std::move(committed));
+}
 
 Status Store::Flush() { return impl_->Flush(); }
 

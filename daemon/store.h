@@ -45,6 +45,10 @@ class Store {
 
   // Queues `job`; `what` names it in logs if it fails. Thread-safe, never blocks on I/O.
   void Write(std::string what, WriteJob job);
+  // The same, and `committed` runs on the writer thread once the transaction holding the job is
+  // durable (OK), or with why the job or its commit failed. It must not block: post elsewhere.
+  using Committed = std::function<void(Status)>;
+  void Write(std::string what, WriteJob job, Committed committed);
 
   // Blocks until every write queued before the call is committed. Returns the first failure
   // of a commit since the last Flush, if any.

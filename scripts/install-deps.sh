@@ -21,6 +21,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev wrk
   # Test tools: promtool (in prometheus) checks /metrics; systemd-analyze verifies the unit.
   prometheus curl systemd python3 procps iproute2
+  # The example trainer (docs/examples/example_trainer.py) and its test: asyncio WebSocket client.
+  python3-websockets
 )
 
 missing=()

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "envs/alfworld/alfworld_env.h"
+#include "tests/support/chaos_config.h"
 #include "tests/support/http_client.h"
 #include "tests/support/rockd_process.h"
 
@@ -25,14 +26,7 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// Fast failure detection, no quarantine (the failover test kills sandboxes again and again), and
-// an ALFWorld pool of two warm sandboxes that may grow to four.
-constexpr const char* kConfig = R"({
-  "health": {"interval_ms": 100, "misses": 3},
-  "restart": {"backoff_initial_ms": 10, "backoff_max_ms": 100, "crash_loop_failures": 1000},
-  "episodes": {"step_timeout_ms": 3000, "max_failovers": 20},
-  "pools": {"alfworld": {"min": 2, "max": 4, "slots": 16, "limits": {"memory_mb": 256}}}
-})";
+constexpr const char* kConfig = kChaosConfig;
 
 // What a client saw of one step.
 struct Seen {

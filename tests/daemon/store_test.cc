@@ -255,6 +255,45 @@ TEST_F(StoreTest, FailingJobRollsBackAloneOthersCommit) {
   EXPECT_THAT(log, HasSubstr("NOT NULL constraint failed"));
 }
 
+// The trainer stream sends a trajectory only once it is durable: the callback runs after the
+// commit, once per write, with the write's own failure when it rolled back alone.
+TEST_F(StoreTest, CommittedCallbacksRunAfterTheCommitWithEachWritesOutcome) {
+  LogCapture logs;
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  std::mutex mutex;
+  std::vector<std::pair<std::string, Status>> outcomes;
+  std::vector<int64_t> rows_seen;  // by each callback, through the read connection
+  auto record = [&](std::string name) {
+    return [&, name](Status status) {
+      int64_t rows = -1;
+      EXPECT_TRUE(store->Read("count", [&](SQLite::Database& db) {
+        rows = db.execAndGet("SELECT COUNT(*) FROM daemon_events").getInt64();
+      }).ok());
+      std::lock_guard lock(mutex);
+      outcomes.emplace_back(name, status);
+      rows_seen.push_back(rows);
+    };
+  };
+  {
+    WriterGate gate(*store);  // one transaction for the three writes
+    store->Write("kept", [](SQLite::Database& db) { InsertDaemonEvent(db, 1, "kept"); }, record("kept"));
+    store->Write("throws", [](SQLite::Database&) { throw std::runtime_error("boom"); }, record("throws"));
+    store->Write("also kept", [](SQLite::Database& db) { InsertDaemonEvent(db, 2, "also kept"); }, record("also kept"));
+  }
+  ASSERT_OK(store->Flush());
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_EQ(outcomes[0].first, "kept");
+  EXPECT_TRUE(outcomes[0].second.ok());
+  EXPECT_EQ(outcomes[1].first, "throws");
+  EXPECT_EQ(outcomes[1].second.code(), Code::kInternal);
+  EXPECT_THAT(outcomes[1].second.message(), HasSubstr("boom"));
+  EXPECT_TRUE(outcomes[2].second.ok());
+  // Each callback already saw the whole committed transaction.
+  EXPECT_THAT(rows_seen, ElementsAre(2, 2, 2));
+}
+
 TEST_F(StoreTest, WriteThatEndsTheTransactionFailsItsBatchAndFlushReportsItOnce) {
   LogCapture logs;
   std::unique_ptr<Store> store = OpenStore();

@@ -138,17 +138,31 @@ class WsClient::Impl {
         open = false;
         return;
       }
-      message = beast::buffers_to_string(buffer.data());
+      message = WsMessage{beast::buffers_to_string(buffer.data()), ws.got_binary()};
       buffer.consume(buffer.size());
+    });
+  }
+
+  // The write's state lives here, not in Send's frame: a write that outlives its deadline is
+  // cancelled by closing the socket, and its handler may run in a later call.
+  void StartWrite(const std::string& data, bool binary) {
+    writing = true;
+    outgoing = data;
+    ws.binary(binary);
+    ws.async_write(asio::buffer(outgoing), [this](beast::error_code ec, std::size_t) {
+      writing = false;
+      if (ec) open = false;
     });
   }
 
   asio::io_context io;
   websocket::stream<beast::tcp_stream> ws{io};
   beast::flat_buffer buffer;
-  std::optional<std::string> message;
+  std::optional<WsMessage> message;
+  std::string outgoing;
   bool open = false;
   bool reading = false;
+  bool writing = false;
 };
 
 WsClient::WsClient(uint16_t port, const std::string& target, const Headers& headers, int receive_buffer)
@@ -189,10 +203,28 @@ WsClient::~WsClient() {
 
 bool WsClient::connected() const { return impl_->open; }
 
-std::optional<std::string> WsClient::Read(std::chrono::milliseconds timeout) {
+std::optional<WsMessage> WsClient::ReadMessage(std::chrono::milliseconds timeout) {
   if (!impl_->message && impl_->open && !impl_->reading) impl_->StartRead();
   if (!impl_->message && impl_->reading) impl_->RunUntil(timeout, [this] { return !impl_->reading; });
   return std::exchange(impl_->message, std::nullopt);
+}
+
+std::optional<std::string> WsClient::Read(std::chrono::milliseconds timeout) {
+  auto message = ReadMessage(timeout);
+  if (!message) return std::nullopt;
+  return std::move(message->data);
+}
+
+bool WsClient::Send(const std::string& message, bool binary) {
+  if (!impl_->open || impl_->writing) return false;
+  impl_->StartWrite(message, binary);
+  if (!impl_->RunUntil(kHttpDeadline, [this] { return !impl_->writing; })) {
+    beast::error_code ignored;
+    beast::get_lowest_layer(impl_->ws).socket().close(ignored);
+    impl_->open = false;
+    return false;
+  }
+  return impl_->open;
 }
 
 bool WsClient::WaitClosed(std::chrono::milliseconds timeout) {

@@ -52,6 +52,12 @@ class RawConnection {
   int fd_ = -1;
 };
 
+// One WebSocket message as it arrived: its payload and whether it was a binary frame.
+struct WsMessage {
+  std::string data;
+  bool binary = false;
+};
+
 class WsClient {
  public:
   // Connects and completes the handshake; check connected() / error().
@@ -60,7 +66,12 @@ class WsClient {
   bool connected() const;
   const std::string& error() const { return error_; }
   // The next message, or nullopt after `timeout` or when closed.
+  std::optional<WsMessage> ReadMessage(std::chrono::milliseconds timeout);
+  // ReadMessage's payload, for callers that do not care about the frame type.
   std::optional<std::string> Read(std::chrono::milliseconds timeout);
+  // Writes one message as a text frame (a binary one when `binary`); false when the connection
+  // is closed or the write did not finish within the deadline (the connection is then closed).
+  bool Send(const std::string& message, bool binary = false);
   // True once the server closed the connection (reads until close or timeout).
   bool WaitClosed(std::chrono::milliseconds timeout);
 
