@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <list>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "common/unique_fd.h"
 #include "sandbox/exec.h"
 #include "sandbox/frame.h"
+#include "sandbox/handler_thread.h"
 
 namespace rock::sandbox {
 namespace {
@@ -64,16 +67,30 @@ class Init {
       spdlog::error("init: signalfd(SIGCHLD): {}", std::strerror(errno));
       return kExitIoError;
     }
+    // After the mask above, which the handler thread inherits: SIGCHLD stays the signalfd's.
+    if (!handlers_.empty()) {
+      handler_thread_ = std::make_unique<HandlerThread>(handlers_, [this](const nlohmann::json& m) {
+        // A failed write is the main loop's to act on: the control socket then reads EOF.
+        if (Status s = Write(m); !s.ok()) spdlog::error("init: {}", s.ToString());
+      });
+    }
     Send({{"type", "ready"}, {"env", spec_.env}, {"pid", getpid()}});
     while (!exit_code_) Poll();
     KillEverything();
+    handler_thread_.reset();
     return *exit_code_;
   }
 
  private:
+  // One frame at a time on the control socket, from the init loop and the handler thread.
+  Status Write(const nlohmann::json& message) {
+    std::lock_guard lock(write_mutex_);
+    return WriteFrame(control_fd_, message);
+  }
+
   void Send(const nlohmann::json& message) {
     if (exit_code_) return;
-    if (Status s = WriteFrame(control_fd_, message); !s.ok()) {
+    if (Status s = Write(message); !s.ok()) {
       spdlog::error("init: {}", s.ToString());
       exit_code_ = kExitIoError;
     }
@@ -158,11 +175,9 @@ class Init {
       StartExecFor(message);
     } else if (type == "stop") {
       exit_code_ = kExitStopped;
+    } else if (handler_thread_) {
+      handler_thread_->Post(message);
     } else {
-      const Reply reply = [this](const nlohmann::json& m) { Send(m); };
-      for (MessageHandler* handler : handlers_) {
-        if (handler->Handle(message, reply)) return;
-      }
       Send({{"type", "error"}, {"message", fmt::format("unknown message type '{}'", type)}});
     }
   }
@@ -192,6 +207,8 @@ class Init {
   FrameDecoder decoder_;
   std::list<PendingExec> execs_;
   std::optional<int> exit_code_;
+  std::mutex write_mutex_;
+  std::unique_ptr<HandlerThread> handler_thread_;  // when there are handlers
 };
 
 }  // namespace

@@ -12,11 +12,12 @@
 
 namespace rock::sandbox {
 
-// Sends one message to rockd. Called from the init loop's thread only.
+// Sends one message to rockd.
 using Reply = std::function<void(const nlohmann::json&)>;
 
 // Serves message types beyond init's own (ping, exec, stop): the env messages (reset, step,
-// close). Handlers run on the init loop and must not block it.
+// close). Handlers run one message at a time on a thread of their own (handler_thread.h), so
+// they may take long without delaying heartbeats.
 class MessageHandler {
  public:
   virtual ~MessageHandler() = default;

@@ -487,6 +487,25 @@ TEST(WorkerEpisodes, AlfworldPlaysRealGamesFromTheReadOnlyDataDir) {
   EXPECT_FALSE(std::filesystem::exists(std::string(ROCK_ALFWORLD_FIXTURES) + "/x"));
 }
 
+// Env messages run on their own thread: a ping sent while a step sleeps is answered before the
+// step is, so a long step never looks like a hung worker.
+TEST(WorkerEpisodes, PingsAreAnsweredWhileAStepRuns) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the worker mounts, pivots and changes uid";
+  auto worker = Worker::Start(Network::kNone, "", "sleepy", 1);
+  ASSERT_NE(worker, nullptr);
+  EXPECT_EQ(worker->ReceiveReady()["env"], "sleepy");
+  worker->Send({{"type", "reset"}, {"slot", 0}, {"task", {{"steps", 1}, {"distribution", "fixed"}, {"scale_ms", 2000}}}});
+  ASSERT_EQ(worker->Receive().value("type", ""), "reset_result");
+  worker->Send({{"type", "step"}, {"slot", 0}, {"action", "wait"}});
+  worker->Send({{"type", "ping"}, {"seq", 7}});
+  const json first = worker->Receive();
+  EXPECT_EQ(first.value("type", ""), "pong") << "the ping waited for the 2 s step: " << first.dump();
+  EXPECT_EQ(first.value("seq", 0), 7);
+  const json second = worker->Receive();
+  EXPECT_EQ(second.value("type", ""), "step_result") << second.dump();
+  EXPECT_EQ(second["terminated"], true) << second.dump();
+}
+
 // A sleepy episode in a sandbox: its steps sleep (clock_nanosleep) under the env seccomp
 // profile, and draw what SleepyEnv::SleepMs computes outside it.
 TEST(WorkerEpisodes, SleepyStepsSleepTheirDrawsUnderTheEnvSeccompProfile) {
