@@ -1,6 +1,11 @@
 # One-command entry points. The real build is CMake (CMakePresets.json); this file only
 # strings the steps together: install missing packages, configure once, build, then act.
 
+# ccache keys on paths relative to the checkout, so a fresh clone elsewhere (CI) reuses what
+# earlier builds compiled.
+export CCACHE_BASEDIR   := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
 ROCKD_LISTEN   ?= 127.0.0.1:8080
 ROCKD_DATA_DIR ?= $(CURDIR)/.rockd
 # Extra arguments for ctest, e.g. make test CTEST_ARGS='-R Healthz'.
