@@ -404,25 +404,29 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     t.connection = connection_id;
     connected_.Increment();
     t.credits = credits;
-    if (after_seq > t.acked_seq) AckThrough(t, after_seq);
+    uint64_t head_seq = 0;
+    Status read = store_.Read("read trainer " + name + "'s head", [&](SQLite::Database& db) {
+      SQLite::Statement head(db, "SELECT COALESCE(MAX(seq), 0) FROM trajectories WHERE trainer = ?");
+      head.bind(1, name);
+      if (head.executeStep()) head_seq = static_cast<uint64_t>(head.getColumn(0).getInt64());
+    });
+    // Resuming past the newest trajectory means "I have them all": acking beyond it would hide
+    // trajectories still to come, whose seqs are below the number the trainer sent.
+    if (const uint64_t through = std::min(after_seq, head_seq); through > t.acked_seq) AckThrough(t, through);
     // Everything unacknowledged is delivered again, from SQLite, in seq order.
     t.delivered_seq = t.acked_seq;
     t.queued_seq = t.acked_seq;
     t.ready.clear();
     t.in_flight.clear();
     t.backlog = true;
-    uint64_t head_seq = 0;
-    Status read = store_.Read("read trainer " + name + "'s trajectories", [&](SQLite::Database& db) {
-      SQLite::Statement head(db,
-                             "SELECT COALESCE(MAX(seq), 0), COUNT(CASE WHEN acked_at IS NULL AND seq > ? THEN 1 END) "
-                             "FROM trajectories WHERE trainer = ?");
-      head.bind(1, static_cast<int64_t>(t.acked_seq));
-      head.bind(2, name);
-      if (head.executeStep()) {
-        head_seq = static_cast<uint64_t>(head.getColumn(0).getInt64());
-        t.pending = static_cast<uint64_t>(head.getColumn(1).getInt64());
-      }
-    });
+    if (read.ok()) {
+      read = store_.Read("count trainer " + name + "'s pending trajectories", [&](SQLite::Database& db) {
+        SQLite::Statement pending(db, "SELECT COUNT(*) FROM trajectories WHERE trainer = ? AND seq > ? AND acked_at IS NULL");
+        pending.bind(1, name);
+        pending.bind(2, static_cast<int64_t>(t.acked_seq));
+        if (pending.executeStep()) t.pending = static_cast<uint64_t>(pending.getColumn(0).getInt64());
+      });
+    }
     if (!read.ok()) spdlog::error("trainer {}: {}", name, read.message());
     t.pending_gauge->Set(static_cast<double>(t.pending));
     const int64_t now = NowMs();

@@ -771,6 +771,18 @@ TEST_F(RockdTrainer, ASecondHelloWithTheSameNameTakesTheStreamOverWithItsEpisode
   EXPECT_TRUE(newer.errors().empty()) << json(newer.errors()).dump();
 }
 
+// A resume.after_seq beyond anything stored (a trainer's state file from another data dir, say)
+// acknowledges what exists and hides nothing that comes later.
+TEST_F(RockdTrainer, AResumePastTheNewestTrajectoryHidesNoLaterOne) {
+  Trainer trainer(port(), "eager");
+  const json welcome = trainer.Hello(/*credits=*/4, /*after_seq=*/1'000'000'000'000);
+  ASSERT_FALSE(welcome.is_null()) << "no welcome: " << trainer.error();
+  EXPECT_EQ(welcome["acked_seq"], 0) << welcome.dump();
+  ASSERT_TRUE(trainer.PlayGroup("later", /*n=*/2, /*max_steps=*/2, /*seed=*/60)) << "the trajectories never came";
+  EXPECT_EQ(trainer.trajectories().size(), 2u);
+  EXPECT_TRUE(trainer.errors().empty()) << json(trainer.errors()).dump();
+}
+
 TEST_F(RockdTrainer, MessagePackAndJsonSessionsRunSideBySide) {
   Trainer packed(port(), "packed", /*msgpack=*/true, /*seed=*/11);
   Trainer plain(port(), "plain", /*msgpack=*/false, /*seed=*/12);
