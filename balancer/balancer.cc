@@ -17,6 +17,8 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/wall_clock.h"
+
 namespace rock::balancer {
 
 std::string_view EpisodeStateName(EpisodeState state) {
@@ -35,11 +37,6 @@ namespace {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string NewId(const char* prefix) {
   static std::mutex mutex;
@@ -315,7 +312,7 @@ class Balancer::Impl : public std::enable_shared_from_this<Balancer::Impl> {
     e.summary.id = std::move(id);
     e.summary.spec = std::move(spec);
     e.summary.group = std::move(group);
-    e.summary.created_ms = NowMs();
+    e.summary.created_ms = UnixMillis();
     e.queued_at = Clock::now();
     e.last_activity = e.queued_at;
     return e;
@@ -403,7 +400,7 @@ class Balancer::Impl : public std::enable_shared_from_this<Balancer::Impl> {
       // The env refused the task: the client's mistake, told as the env put it.
       return End(*e, EpisodeState::kFailed, reply.status().message(), reply.status());
     }
-    e->summary.started_ms = NowMs();
+    e->summary.started_ms = UnixMillis();
     e->first_observation = reply->observation;
     e->last_activity = Clock::now();
     observer_.OnEpisodeStarted(e->summary, e->first_observation);
@@ -480,7 +477,7 @@ class Balancer::Impl : public std::enable_shared_from_this<Balancer::Impl> {
     const uint32_t max_steps = e->summary.spec.max_steps;
     record.truncated = reply->truncated || (!reply->terminated && max_steps > 0 && record.step >= max_steps);
     reply->truncated = record.truncated;
-    record.ts_ms = NowMs();
+    record.ts_ms = UnixMillis();
     record.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(now - pending->began).count();
     e->summary.steps = record.step;
     e->summary.total_reward += record.reward;
@@ -557,7 +554,7 @@ class Balancer::Impl : public std::enable_shared_from_this<Balancer::Impl> {
     if (e.summary.state == EpisodeState::kRunning) --ps.running;
     e.summary.state = state;
     e.summary.end_reason = std::move(reason);
-    e.summary.ended_ms = NowMs();
+    e.summary.ended_ms = UnixMillis();
     e.rebuilding = false;
     if (why.ok()) why = Steppable(e);
     if (auto pending = std::exchange(e.pending, std::nullopt)) pending->done(why);

@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "balancer/balancer.h"
+#include "common/wall_clock.h"
 #include "daemon/build_info.h"
 #include "daemon/episode_observer.h"
 #include "daemon/episode_routes.h"
@@ -45,11 +46,6 @@ namespace rock {
 namespace {
 
 namespace asio = boost::asio;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Every connection and, later, every sandbox costs descriptors: take the hard limit.
 void RaiseFdLimit() {
@@ -78,7 +74,7 @@ Status WritePortFile(const std::string& path, uint16_t port) {
 }
 
 void RecordDaemonEvent(Store& store, std::string kind, nlohmann::json detail) {
-  store.Write("record daemon " + kind, [kind, detail = detail.dump(), ts = NowMs()](SQLite::Database& db) {
+  store.Write("record daemon " + kind, [kind, detail = detail.dump(), ts = UnixMillis()](SQLite::Database& db) {
     SQLite::Statement insert(db, "INSERT INTO daemon_events (ts, kind, detail_json) VALUES (?, ?, ?)");
     insert.bind(1, static_cast<int64_t>(ts));
     insert.bind(2, kind);

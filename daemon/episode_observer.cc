@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/wall_clock.h"
 #include "daemon/event_bus.h"
 #include "daemon/metrics.h"
 #include "daemon/store.h"
@@ -222,9 +223,7 @@ void EpisodeObserver::OnPool(const balancer::PoolView& pool) {
 
 void EpisodeObserver::RecordStaleFailed() {
   store_.Write("mark episodes of a previous run failed", [](SQLite::Database& db) {
-    const int64_t now =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    const int64_t now = UnixMillis();
     SQLite::Statement update(db,
                              "UPDATE episodes SET status = 'failed', end_reason = 'rockd restarted', finished_at = ? "
                              "WHERE status IN ('queued', 'running')");

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/wall_clock.h"
 #include "daemon/event_bus.h"
 #include "daemon/metrics.h"
 #include "daemon/store.h"
@@ -104,9 +105,7 @@ void SandboxObserver::OnReady(const std::string&, std::chrono::microseconds late
 
 void SandboxObserver::RecordStaleStopped() {
   store_.Write("mark sandboxes of a previous run stopped", [](SQLite::Database& db) {
-    const int64_t now =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    const int64_t now = UnixMillis();
     SQLite::Statement events(db,
                              "INSERT INTO sandbox_events (sandbox_id, ts, from_state, to_state, reason)"
                              " SELECT id, ?, state, 'stopped', 'rockd restarted' FROM sandboxes WHERE state != 'stopped'");

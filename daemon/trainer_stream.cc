@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "balancer/balancer.h"
+#include "common/wall_clock.h"
 #include "daemon/episode_routes.h"
 #include "daemon/event_bus.h"
 #include "daemon/metrics.h"
@@ -43,11 +44,6 @@ constexpr std::size_t kReadyMax = 256;
 constexpr uint64_t kMaxCredits = uint64_t{1} << 30;
 constexpr uint64_t kMaxSeq = (uint64_t{1} << 63) - 1;
 constexpr uint64_t kMaxPolicyVersion = uint64_t{1} << 53;  // exact in every client's doubles
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 enum class Encoding { kJson, kMsgpack };
 
@@ -229,7 +225,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
           insert.bind(1, id);
           insert.bind(2, trainer);
           insert.bind(3, *payload);
-          insert.bind(4, NowMs());
+          insert.bind(4, UnixMillis());
           insert.exec();
           *seq = db.getLastInsertRowid();
         },
@@ -253,7 +249,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     retention_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       auto self = weak.lock();
       if (ec || !self || self->stopping_) return;
-      const int64_t before = NowMs() - std::chrono::duration_cast<std::chrono::milliseconds>(self->options_.retain_acked).count();
+      const int64_t before = UnixMillis() - std::chrono::duration_cast<std::chrono::milliseconds>(self->options_.retain_acked).count();
       self->store_.Write("delete acknowledged trajectories past their retention", [before](SQLite::Database& db) {
         SQLite::Statement erase(db, "DELETE FROM trajectories WHERE acked_at IS NOT NULL AND acked_at < ?");
         erase.bind(1, before);
@@ -429,7 +425,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     }
     if (!read.ok()) spdlog::error("trainer {}: {}", name, read.message());
     t.pending_gauge->Set(static_cast<double>(t.pending));
-    const int64_t now = NowMs();
+    const int64_t now = UnixMillis();
     store_.Write("record trainer " + name + " connecting", [name, now](SQLite::Database& db) {
       SQLite::Statement upsert(db,
                                "INSERT INTO trainers (name, connected_at, last_seen) VALUES (?, ?, ?) "
@@ -540,7 +536,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     }
     t.pending -= std::min(t.pending, acked);
     t.pending_gauge->Set(static_cast<double>(t.pending));
-    const int64_t now = NowMs();
+    const int64_t now = UnixMillis();
     store_.Write("record trainer " + t.name + "'s ack of seq " + std::to_string(seq),
                  [name = t.name, seq, now](SQLite::Database& db) {
                    SQLite::Statement ack(db,
@@ -769,7 +765,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
                        {"truncated", reply->truncated},
                        {"policy_version", e.policy_version},
                        {"logprobs", e.logprobs},
-                       {"ts_ms", NowMs()},
+                       {"ts_ms", UnixMillis()},
                        {"duration_us",
                         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - e.act_began).count()}});
     e.last_obs = {{"type", "obs"},
@@ -801,7 +797,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     if (metrics == report.end() || !metrics->is_object()) {
       return Send(t, ErrorFrame(InvalidArgument("'metrics' is required and must be an object")));
     }
-    const int64_t now = NowMs();
+    const int64_t now = UnixMillis();
     store_.Write("record trainer " + t.name + "'s report", [name = t.name, text = metrics->dump(), now](SQLite::Database& db) {
       SQLite::Statement update(db, "UPDATE trainers SET last_report_json = ?, last_seen = ? WHERE name = ?");
       update.bind(1, text);

@@ -18,6 +18,7 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/wall_clock.h"
 #include "sandbox/frame.h"
 #include "sandbox/launcher.h"
 
@@ -32,11 +33,6 @@ namespace {
 constexpr std::size_t kTransitionsKept = 20;
 // Slack past an exec's own timeout before rockd stops waiting for the worker's answer.
 constexpr std::chrono::seconds kExecGrace{10};
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -87,7 +83,7 @@ struct Sandbox {
   uint32_t restarts = 0;
   std::deque<Clock::time_point> failures;
   std::string last_error;
-  int64_t created_ms = NowMs();
+  int64_t created_ms = UnixMillis();
   int64_t state_since_ms = created_ms;
   std::deque<Transition> transitions;
 };
@@ -213,7 +209,7 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
 
   void Transit(Sandbox& sb, State to, std::string reason) {
     Transition t{sb.spec.id, sb.spec.env, sb.transitions.empty() ? std::nullopt : std::optional<State>(sb.state), to,
-                 std::move(reason), NowMs()};
+                 std::move(reason), UnixMillis()};
     sb.state = to;
     sb.state_since_ms = t.ts_ms;
     sb.transitions.push_back(t);
@@ -383,13 +379,13 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
       const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sb.launched_at);
       Transit(sb, State::kReady, sb.restarts == 0 ? "ready" : "ready after restart");
       observer_.OnReady(sb.spec.id, latency);
-      sb.last_pong_ms = NowMs();
+      sb.last_pong_ms = UnixMillis();
       ScheduleHeartbeat(sb);
       auto waiters = std::exchange(sb.ready_waiters, {});
       for (auto& waiter : waiters) waiter(Snapshot(sb));
     } else if (type == "pong") {
       sb.pong_seq = std::max<uint64_t>(sb.pong_seq, message.value("seq", uint64_t{0}));
-      sb.last_pong_ms = NowMs();
+      sb.last_pong_ms = UnixMillis();
     } else if (type == "exec_result") {
       Answer(sb, message, "id");
     } else if (type == "reset_result" || type == "step_result" || type == "closed" || type == "env_error") {
