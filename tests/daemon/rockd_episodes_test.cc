@@ -347,10 +347,12 @@ TEST_F(RockdEpisodes, PoolsAreListedResizedAndShrunkWhenIdle) {
   ASSERT_EQ(put.status, 200) << put.body;
   EXPECT_TRUE(Eventually([&] { return GetPool("alfworld")["sandboxes"]["ready"] == 1; }, seconds(20)))
       << GetPool("alfworld").dump();
-  EXPECT_TRUE(Eventually([&] { return PoolSandboxes().size() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return PoolSandboxes().size() == 1; }, seconds(20))) << PoolSandboxes().dump();
 
   // New limits drain the old sandbox into a new one.
-  const std::string old_id = PoolSandboxes()[0]["id"];
+  const json remaining = PoolSandboxes();
+  ASSERT_EQ(remaining.size(), 1u) << remaining.dump();
+  const std::string old_id = remaining[0]["id"];
   put = Http(port(), "PUT", "/api/v1/pools/alfworld", R"({"limits":{"memory_mb":128}})");
   ASSERT_EQ(put.status, 200) << put.body;
   EXPECT_TRUE(Eventually([&] {
