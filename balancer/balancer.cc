@@ -5,9 +5,7 @@
 #include <cstdio>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
-#include <random>
 #include <unordered_map>
 #include <utility>
 
@@ -17,6 +15,7 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/random_id.h"
 #include "common/wall_clock.h"
 
 namespace rock::balancer {
@@ -37,15 +36,6 @@ namespace {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-
-std::string NewId(const char* prefix) {
-  static std::mutex mutex;
-  static std::mt19937_64 random{std::random_device{}()};
-  std::lock_guard lock(mutex);
-  char id[32];
-  std::snprintf(id, sizeof(id), "%s-%012llx", prefix, static_cast<unsigned long long>(random() & 0xffffffffffffull));
-  return id;
-}
 
 // A reset_result or step_result as the worker sent it.
 StatusOr<EnvReply> ParseReply(const json& message) {
@@ -156,7 +146,7 @@ class Balancer::Impl : public std::enable_shared_from_this<Balancer::Impl> {
       return done(InvalidArgument("a group of " + std::to_string(members) + " episodes cannot fit pool '" +
                                   spec.episode.env + "' (at most " + std::to_string(capacity) + " slots)"));
     }
-    const std::string group_id = NewId("grp");
+    const std::string group_id = NewRandomId("grp");
     Group& group = groups_[group_id];
     group.n = spec.n;
     struct Collector {
@@ -307,7 +297,7 @@ class Balancer::Impl : public std::enable_shared_from_this<Balancer::Impl> {
   PoolState& PoolOf(const Episode& e) { return pools_.at(e.summary.spec.env); }
 
   Episode& NewEpisode(EpisodeSpec spec, std::string group) {
-    std::string id = NewId("ep");
+    std::string id = NewRandomId("ep");
     Episode& e = episodes_[id];
     e.summary.id = std::move(id);
     e.summary.spec = std::move(spec);

@@ -75,10 +75,15 @@ void Pool::Free(const Placement& placement, const std::string& episode_id) {
   if (--member.busy == 0) member.idle_since = std::chrono::steady_clock::now();
 }
 
-uint32_t Pool::Healthy() const {
-  return static_cast<uint32_t>(std::count_if(members_.begin(), members_.end(), [this](const auto& entry) {
-    return entry.second.revision == revision_ && entry.second.health != SandboxHealth::kQuarantined;
+template <typename Keep>
+uint32_t Pool::CountCurrent(Keep keep) const {
+  return static_cast<uint32_t>(std::count_if(members_.begin(), members_.end(), [&](const auto& entry) {
+    return entry.second.revision == revision_ && keep(entry.second.health);
   }));
+}
+
+uint32_t Pool::Healthy() const {
+  return CountCurrent([](SandboxHealth h) { return h != SandboxHealth::kQuarantined; });
 }
 
 uint32_t Pool::Needed(uint32_t queued) const {
@@ -93,9 +98,7 @@ uint32_t Pool::Needed(uint32_t queued) const {
 
 uint32_t Pool::ToCreate(uint32_t queued) const {
   const uint32_t healthy = Healthy();
-  const auto quarantined = static_cast<uint32_t>(std::count_if(members_.begin(), members_.end(), [this](const auto& e) {
-    return e.second.revision == revision_ && e.second.health == SandboxHealth::kQuarantined;
-  }));
+  const uint32_t quarantined = CountCurrent([](SandboxHealth h) { return h == SandboxHealth::kQuarantined; });
   // Quarantined sandboxes count against max: a crash-looping env must not make the pool spawn
   // sandboxes without end.
   const uint32_t room = config_.max > healthy + quarantined ? config_.max - healthy - quarantined : 0;
@@ -117,10 +120,7 @@ std::optional<std::string> Pool::ToRetire(std::chrono::steady_clock::time_point 
 }
 
 bool Pool::AtMinimum() const {
-  const auto ready = std::count_if(members_.begin(), members_.end(), [this](const auto& e) {
-    return e.second.revision == revision_ && e.second.health == SandboxHealth::kReady;
-  });
-  return static_cast<uint32_t>(ready) >= config_.min;
+  return CountCurrent([](SandboxHealth h) { return h == SandboxHealth::kReady; }) >= config_.min;
 }
 
 PoolView Pool::View() const {

@@ -92,6 +92,9 @@ class Pool {
   };
   static std::vector<std::string> Empty(Member& member);
   uint32_t Needed(uint32_t queued) const;
+  // Sandboxes of the current config whose health `keep` accepts.
+  template <typename Keep>
+  uint32_t CountCurrent(Keep keep) const;
   uint32_t Healthy() const;  // current sandboxes that are, or will be again, ready
 
   std::string env_;

@@ -174,7 +174,20 @@ struct StepTally {
   uint64_t episodes = 0;  // ended inside the window
   std::vector<double> latency_us;
   bool Counts(Clock::time_point t) const { return t >= from && t <= to; }
+  // One round trip, counted when it was answered inside the window.
+  void Record(Clock::time_point began, Clock::time_point answered, bool ended = false) {
+    if (!Counts(answered)) return;
+    ++steps;
+    episodes += ended;
+    latency_us.push_back(std::chrono::duration<double, std::micro>(answered - began).count());
+  }
 };
+
+// A random admissible command of an ALFWorld obs's info ("look" when it lists none).
+std::string PickAdmissible(const json& info, std::mt19937_64& random) {
+  const json& commands = info["admissible_commands"];
+  return commands.empty() ? "look" : commands[random() % commands.size()].get<std::string>();
+}
 
 awaitable<void> PlayAlfworld(uint16_t port, uint64_t client, StepTally& tally) {
   Connection c(co_await asio::this_coro::executor);
@@ -191,18 +204,12 @@ awaitable<void> PlayAlfworld(uint16_t port, uint64_t client, StepTally& tally) {
         Expect(co_await c.Call(http::verb::delete_, "/api/v1/episodes/" + id), 200, "delete " + id);
         co_return;
       }
-      const json& commands = info["admissible_commands"];
-      const std::string action = commands.empty() ? "look" : commands[random() % commands.size()].get<std::string>();
+      const json body = {{"action", PickAdmissible(info, random)}};
       const auto began = Clock::now();
-      const json body = {{"action", action}};
       const Reply step = Expect(co_await c.Call(http::verb::post, "/api/v1/episodes/" + id + "/step", body), 200, "step " + id);
-      const auto answered = Clock::now();
       ended = step.body["terminated"].get<bool>() || step.body["truncated"].get<bool>();
+      tally.Record(began, Clock::now(), ended);
       info = step.body["info"];
-      if (!tally.Counts(answered)) continue;
-      ++tally.steps;
-      tally.episodes += ended;
-      tally.latency_us.push_back(std::chrono::duration<double, std::micro>(answered - began).count());
     }
   }
 }
@@ -215,10 +222,7 @@ awaitable<void> PollHealthz(uint16_t port, StepTally& tally) {
   while (Clock::now() < tally.to) {
     const auto began = Clock::now();
     Expect(co_await c.Call(http::verb::get, "/healthz"), 200, "healthz");
-    const auto answered = Clock::now();
-    if (!tally.Counts(answered)) continue;
-    ++tally.steps;
-    tally.latency_us.push_back(std::chrono::duration<double, std::micro>(answered - began).count());
+    tally.Record(began, Clock::now());
   }
 }
 
@@ -284,10 +288,7 @@ awaitable<void> StreamTrainer(uint16_t port, uint64_t client, std::size_t concur
     const std::string id = message["episode"];
     live.insert(id);
     if (const auto it = acting.find(id); it != acting.end()) {
-      if (tally.Counts(received)) {
-        ++tally.steps;
-        tally.latency_us.push_back(std::chrono::duration<double, std::micro>(received - it->second).count());
-      }
+      tally.Record(it->second, received);  // its episode is counted when the trajectory comes
       acting.erase(it);
     }
     if (message["terminated"].get<bool>() || message["truncated"].get<bool>()) {
@@ -295,11 +296,10 @@ awaitable<void> StreamTrainer(uint16_t port, uint64_t client, std::size_t concur
       continue;
     }
     if (received >= tally.to) continue;
-    const json& commands = message["info"]["admissible_commands"];
     const json act = {{"type", "act"},
                       {"episode", id},
                       {"step", message["step"].get<uint64_t>() + 1},
-                      {"action", commands.empty() ? "look" : commands[random() % commands.size()].get<std::string>()},
+                      {"action", PickAdmissible(message["info"], random)},
                       {"policy_version", 0}};
     acting[id] = Clock::now();
     co_await send(act);
@@ -324,18 +324,13 @@ awaitable<void> PlayGem(uint16_t port, uint64_t client, StepTally& tally) {
     reset["seed"] = seed;
     json info = Expect(co_await c.Call(http::verb::post, "/apis/v1/envs/gem/reset", reset), 200, "gem reset").body["info"];
     for (bool ended = false; !ended && Clock::now() < tally.to;) {
-      const json& commands = info["admissible_commands"];
       json step = handle;
-      step["action"] = commands.empty() ? "look" : commands[random() % commands.size()].get<std::string>();
+      step["action"] = PickAdmissible(info, random);
       const auto began = Clock::now();
       const Reply answer = Expect(co_await c.Call(http::verb::post, "/apis/v1/envs/gem/step", step), 200, "gem step");
-      const auto answered = Clock::now();
       ended = answer.body["terminated"].get<bool>() || answer.body["truncated"].get<bool>();
+      tally.Record(began, Clock::now(), ended);
       info = answer.body["info"];
-      if (!tally.Counts(answered)) continue;
-      ++tally.steps;
-      tally.episodes += ended;
-      tally.latency_us.push_back(std::chrono::duration<double, std::micro>(answered - began).count());
     }
   }
   Expect(co_await c.Call(http::verb::post, "/apis/v1/envs/gem/close", handle), 200, "gem close");

@@ -152,6 +152,8 @@ StatusOr<Config> FromJson(const json& j) {
   };
   const json& health = j.at("health");
   const json& restart = j.at("restart");
+  const json& episodes = j.at("episodes");
+  const json& stream = j.at("stream");
   for (const U32Field& f : {
            U32Field{sandbox, "sandbox", "uid", &sc.uid},
            U32Field{sandbox, "sandbox", "gid", &sc.gid},
@@ -167,26 +169,16 @@ StatusOr<Config> FromJson(const json& j) {
            U32Field{restart, "restart", "backoff_max_ms", &sc.backoff_max_ms},
            U32Field{restart, "restart", "crash_loop_failures", &sc.crash_loop_failures},
            U32Field{restart, "restart", "crash_loop_window_ms", &sc.crash_loop_window_ms},
+           U32Field{episodes, "episodes", "step_timeout_ms", &c.episodes.step_timeout_ms},
+           U32Field{episodes, "episodes", "queue_timeout_ms", &c.episodes.queue_timeout_ms},
+           U32Field{episodes, "episodes", "idle_timeout_ms", &c.episodes.idle_timeout_ms},
+           U32Field{episodes, "episodes", "max_failovers", &c.episodes.max_failovers},
+           U32Field{episodes, "episodes", "keep_finished", &c.episodes.keep_finished},
+           U32Field{stream, "stream", "max_trainers", &c.stream.max_trainers},
+           U32Field{stream, "stream", "max_staleness", &c.stream.max_staleness},
+           U32Field{stream, "stream", "retain_acked_s", &c.stream.retain_acked_s},
        }) {
     if (Status s = TakeU32(f.section, f.path, f.key, f.out); !s.ok()) return s;
-  }
-  const json& episodes = j.at("episodes");
-  for (auto [key, field] : std::array<std::pair<const char*, uint32_t*>, 5>{{
-           {"step_timeout_ms", &c.episodes.step_timeout_ms},
-           {"queue_timeout_ms", &c.episodes.queue_timeout_ms},
-           {"idle_timeout_ms", &c.episodes.idle_timeout_ms},
-           {"max_failovers", &c.episodes.max_failovers},
-           {"keep_finished", &c.episodes.keep_finished},
-       }}) {
-    if (Status s = TakeU32(episodes, "episodes", key, field); !s.ok()) return s;
-  }
-  const json& stream = j.at("stream");
-  for (auto [key, field] : std::array<std::pair<const char*, uint32_t*>, 3>{{
-           {"max_trainers", &c.stream.max_trainers},
-           {"max_staleness", &c.stream.max_staleness},
-           {"retain_acked_s", &c.stream.retain_acked_s},
-       }}) {
-    if (Status s = TakeU32(stream, "stream", key, field); !s.ok()) return s;
   }
   for (const auto& [env, pool] : j.at("pools").items()) {
     const std::string path = "pools." + env;
@@ -280,7 +272,7 @@ Status ValidateConfig(const Config& c) {
   if (!(sc.defaults.cpus >= 0.01 && sc.defaults.cpus <= 256)) {
     return InvalidArgument("'sandbox.defaults.cpus' must be between 0.01 and 256");
   }
-  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 26> ranges = {{
+  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 34> ranges = {{
       {"http.threads", c.http.threads, 1, 64},
       {"http.max_body_bytes", c.http.max_body_bytes, 1, 1ull << 30},
       {"http.max_header_bytes", c.http.max_header_bytes, 1024, 1ull << 20},
@@ -307,11 +299,6 @@ Status ValidateConfig(const Config& c) {
       {"restart.backoff_max_ms", sc.backoff_max_ms, 1, kDay},
       {"restart.crash_loop_failures", sc.crash_loop_failures, 1, 1000},
       {"restart.crash_loop_window_ms", sc.crash_loop_window_ms, 1, kDay},
-  }};
-  for (const auto& [key, value, lo, hi] : ranges) {
-    if (Status s = CheckRange(key, value, lo, hi); !s.ok()) return s;
-  }
-  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 8> service_ranges = {{
       {"episodes.step_timeout_ms", c.episodes.step_timeout_ms, 1, kDay},
       {"episodes.queue_timeout_ms", c.episodes.queue_timeout_ms, 1, kDay},
       {"episodes.idle_timeout_ms", c.episodes.idle_timeout_ms, 1, kDay},
@@ -321,7 +308,7 @@ Status ValidateConfig(const Config& c) {
       {"stream.max_staleness", c.stream.max_staleness, 0, 1'000'000},
       {"stream.retain_acked_s", c.stream.retain_acked_s, 0, 365 * 24 * 3600},
   }};
-  for (const auto& [key, value, lo, hi] : service_ranges) {
+  for (const auto& [key, value, lo, hi] : ranges) {
     if (Status s = CheckRange(key, value, lo, hi); !s.ok()) return s;
   }
   for (const auto& [env, pool] : c.pools) {

@@ -3,14 +3,13 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
-#include <mutex>
-#include <random>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include "balancer/balancer.h"
+#include "common/random_id.h"
 #include "daemon/request_fields.h"
 #include "daemon/router.h"
 #include "daemon/store.h"
@@ -22,13 +21,6 @@ namespace {
 using balancer::EpisodeSummary;
 using balancer::EpisodeView;
 using nlohmann::json;
-
-uint64_t RandomSeed() {
-  static std::mutex mutex;
-  static std::mt19937_64 random{std::random_device{}()};
-  std::lock_guard lock(mutex);
-  return random() >> 1;  // fits SQLite's signed integers
-}
 
 bool KnownState(std::string_view name) {
   for (auto state : {balancer::EpisodeState::kQueued, balancer::EpisodeState::kRunning, balancer::EpisodeState::kFinished,
@@ -253,7 +245,7 @@ StatusOr<balancer::EpisodeSpec> EpisodeSpecFromRequest(const json& body, std::in
     if (!task->is_object()) return InvalidArgument("'task' must be an object");
     spec.task = *task;
   }
-  uint64_t seed = RandomSeed(), max_steps = 0;
+  uint64_t seed = RandomU64() >> 1, max_steps = 0;  // >> 1: fits SQLite's signed integers
   if (Status s = ReadUnsigned(body, "seed", 0, (1ull << 63) - 1, "", &seed); !s.ok()) return s;
   if (Status s = ReadUnsigned(body, "max_steps", 1, 1'000'000, "", &max_steps); !s.ok()) return s;
   spec.seed = seed;

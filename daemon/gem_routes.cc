@@ -9,11 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "balancer/balancer.h"
+#include "common/random_id.h"
 #include "daemon/episode_routes.h"
 #include "daemon/request_fields.h"
 #include "daemon/router.h"
 #include "envs/env_kinds.h"
-#include "sandbox/spec.h"
 
 namespace rock {
 namespace {
@@ -39,7 +39,7 @@ class GemApi {
     // Checked now, so that a bad env_id fails make, not the first reset.
     auto spec = EpisodeSpecFromRequest(request, {});
     if (!spec.ok()) return respond(ErrorResponse(spec.status()));
-    const std::string handle = "gem-" + sandbox::NewSandboxId().substr(3);
+    const std::string handle = NewRandomId("gem");
     {
       std::lock_guard lock(mutex_);
       if (handles_.size() >= kMaxHandles) {

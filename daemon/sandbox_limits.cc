@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "daemon/request_fields.h"
+
 namespace rock {
 namespace {
 
@@ -63,11 +65,9 @@ StatusOr<sandbox::Limits> ApplyLimits(const json& limits, sandbox::Limits base, 
     const auto* limit = std::find_if(kIntegerLimits.begin(), kIntegerLimits.end(),
                                      [&key](const IntegerLimit& l) { return key == l.key; });
     if (limit == kIntegerLimits.end()) return InvalidArgument("unknown field '" + prefix + key + "'");
-    if (!value.is_number_unsigned() || value.get<uint64_t>() < limit->lo || value.get<uint64_t>() > limit->hi) {
-      return InvalidArgument("'" + prefix + key + "' must be an integer from " + std::to_string(limit->lo) + " to " +
-                             std::to_string(limit->hi));
-    }
-    const uint64_t scaled = value.get<uint64_t>() * limit->unit;
+    uint64_t given = 0;
+    if (Status s = ReadUnsigned(limits, limit->key, limit->lo, limit->hi, where, &given); !s.ok()) return s;
+    const uint64_t scaled = given * limit->unit;
     ForEachField(base, [&](std::string_view name, auto& field) {
       if (name == key) field = static_cast<std::remove_reference_t<decltype(field)>>(scaled);
     });

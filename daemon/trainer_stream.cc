@@ -339,19 +339,16 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
 
   void SendTrajectory(Trainer& t, const Ready& ready) {
     const Connection& c = connections_.at(t.connection);
-    auto channel = c.channel.lock();
-    if (channel) {
-      if (c.encoding == Encoding::kMsgpack) {
-        json trajectory = json::parse(*ready.payload);
-        trajectory["seq"] = ready.seq;
-        const std::vector<uint8_t> bytes = json::to_msgpack(trajectory);
-        channel->Send(std::make_shared<const std::string>(bytes.begin(), bytes.end()), true);
-      } else {
-        // The stored payload is a JSON object: the seq goes in front of its first member.
-        channel->Send(std::make_shared<const std::string>("{\"seq\":" + std::to_string(ready.seq) + "," +
-                                                          ready.payload->substr(1)),
-                      false);
-      }
+    if (c.encoding == Encoding::kMsgpack) {
+      json trajectory = json::parse(*ready.payload);
+      trajectory["seq"] = ready.seq;
+      SendTo(c, trajectory);
+    } else if (auto channel = c.channel.lock()) {
+      // The stored payload is a JSON object: the seq goes in front of its first member, without
+      // parsing and dumping it again.
+      channel->Send(std::make_shared<const std::string>("{\"seq\":" + std::to_string(ready.seq) + "," +
+                                                        ready.payload->substr(1)),
+                    false);
     }
     t.sent->Increment();
     if (ready.seq <= t.max_sent_seq) t.redeliveries->Increment();

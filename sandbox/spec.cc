@@ -1,11 +1,10 @@
 #include "sandbox/spec.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <mutex>
-#include <random>
 
 #include <nlohmann/json.hpp>
+
+#include "common/random_id.h"
 
 namespace rock::sandbox {
 namespace {
@@ -96,13 +95,6 @@ StatusOr<Spec> SpecFromJson(const nlohmann::json& json) {
   return spec;
 }
 
-std::string NewSandboxId() {
-  static std::mutex mutex;
-  static std::mt19937_64 random{std::random_device{}()};
-  std::lock_guard lock(mutex);
-  char id[20];
-  std::snprintf(id, sizeof(id), "sb-%012llx", static_cast<unsigned long long>(random() & 0xffffffffffffull));
-  return id;
-}
+std::string NewSandboxId() { return NewRandomId("sb"); }
 
 }  // namespace rock::sandbox
