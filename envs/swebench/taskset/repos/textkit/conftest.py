@@ -1,0 +1,2 @@
+# Present so that pytest puts the repository root on sys.path and `import textkit` works
+# from any working directory and with any import mode.
