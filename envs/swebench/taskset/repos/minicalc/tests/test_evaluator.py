@@ -8,16 +8,16 @@ from minicalc import Calculator, EvalError, evaluate
 @pytest.mark.parametrize(
     "source, expected",
     [
-        ("1 + 2 * 3", 7.0),
-        ("(1 + 2) * 3", 9.0),
-        ("10 - 3 - 2", 5.0),
-        ("2 ^ 3 ^ 2", 512.0),
-        ("-2 ^ 2", -4.0),
-        ("2 ^ -1", 0.5),
-        ("7 % 3", 1.0),
-        ("-7 % 3", -1.0),
-        ("--3", 3.0),
-        ("1.5e1 / 3", 5.0),
+        pytest.param("1 + 2 * 3", 7.0, id="precedence"),
+        pytest.param("(1 + 2) * 3", 9.0, id="parentheses"),
+        pytest.param("10 - 3 - 2", 5.0, id="subtraction_chain"),
+        pytest.param("2 ^ 3 ^ 2", 512.0, id="power_chain"),
+        pytest.param("-2 ^ 2", -4.0, id="negated_power"),
+        pytest.param("2 ^ -1", 0.5, id="negative_exponent"),
+        pytest.param("7 % 3", 1.0, id="modulo"),
+        pytest.param("-7 % 3", -1.0, id="modulo_negative"),
+        pytest.param("--3", 3.0, id="double_negation"),
+        pytest.param("1.5e1 / 3", 5.0, id="scientific"),
     ],
 )
 def test_evaluate_arithmetic(source, expected):

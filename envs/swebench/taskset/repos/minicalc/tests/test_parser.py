@@ -37,7 +37,13 @@ def test_parse_assignment_is_right_associative():
 
 @pytest.mark.parametrize(
     "source, position",
-    [("1 +", 3), ("(1", 2), ("1 2", 2), ("max(1,", 6), (")", 0)],
+    [
+        pytest.param("1 +", 3, id="missing_operand"),
+        pytest.param("(1", 2, id="unclosed_paren"),
+        pytest.param("1 2", 2, id="trailing_value"),
+        pytest.param("max(1,", 6, id="unfinished_call"),
+        pytest.param(")", 0, id="stray_close"),
+    ],
 )
 def test_parse_errors_report_position(source, position):
     with pytest.raises(ParseError) as caught:

@@ -43,3 +43,8 @@ def test_to_title_keeps_small_words_lowercase():
 
 def test_to_title_collapses_whitespace_and_fixes_shouting():
     assert to_title("  A TALE   OF two CITIES ") == "A Tale of Two Cities"
+
+
+def test_to_title_capitalises_small_word_at_either_end():
+    assert to_title("in the heat of the night") == "In the Heat of the Night"
+    assert to_title("something to believe in") == "Something to Believe In"
