@@ -23,7 +23,12 @@ packages=(
   prometheus curl systemd python3 procps iproute2
   # The example trainer (docs/examples/example_trainer.py) and its test: asyncio WebSocket client.
   python3-websockets
+  # The dashboard (dashboard/web: npm ci and esbuild at build time) and its browser tests
+  # (tests/browser: playwright-core drives headless chromium).
+  nodejs chromium
 )
+# Debian's nodejs needs Debian's npm; NodeSource's nodejs bundles npm and conflicts with it.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
