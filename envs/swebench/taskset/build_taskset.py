@@ -136,11 +136,11 @@ def load_instance(directory: Path, repos: set[str]) -> dict:
         tests = meta[field]
         if not tests or not all(isinstance(test_id, str) for test_id in tests):
             raise BuildError(f"{instance_id}/meta.json: {field} must be a non-empty list of test ids")
-    library = [path for path in touched_paths(bug) if not is_test_path(path)]
-    if not library or len(library) != len(touched_paths(bug)):
-        raise BuildError(f"{instance_id}/bug.diff: must touch library files only, touches {touched_paths(bug)}")
-    if not touched_paths(test) or not all(is_test_path(path) for path in touched_paths(test)):
-        raise BuildError(f"{instance_id}/test.diff: must touch test files only, touches {touched_paths(test)}")
+    bug_paths, test_paths = touched_paths(bug), touched_paths(test)
+    if not bug_paths or any(is_test_path(path) for path in bug_paths):
+        raise BuildError(f"{instance_id}/bug.diff: must touch library files only, touches {bug_paths}")
+    if not test_paths or not all(is_test_path(path) for path in test_paths):
+        raise BuildError(f"{instance_id}/test.diff: must touch test files only, touches {test_paths}")
     return dict(meta, instance_id=instance_id, name=name, bug=bug, test=test, problem=problem)
 
 
