@@ -59,7 +59,12 @@ TEST_F(RockdHttp, DashboardPageIsServedAtRoot) {
   const HttpReply page = Http(port(), "GET", "/");
   ASSERT_EQ(page.status, 200);
   EXPECT_NE(page.headers.at("content-type").find("text/html"), std::string::npos);
-  EXPECT_NE(page.body.find("/api/v1/info"), std::string::npos);
+  EXPECT_NE(page.body.find("app.js"), std::string::npos);
+  // The bundle (esbuild, dashboard/web/CMakeLists.txt) beside it, as JavaScript, reading the API.
+  const HttpReply app = Http(port(), "GET", "/app.js");
+  ASSERT_EQ(app.status, 200);
+  EXPECT_NE(app.headers.at("content-type").find("text/javascript"), std::string::npos);
+  EXPECT_NE(app.body.find("/api/v1/info"), std::string::npos);
   const HttpReply again = Http(port(), "GET", "/", "", {{"If-None-Match", page.headers.at("etag")}});
   EXPECT_EQ(again.status, 304);
   EXPECT_EQ(Http(port(), "GET", "/../../etc/passwd").status, 404);
