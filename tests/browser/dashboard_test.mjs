@@ -104,10 +104,20 @@ async function view(name) {
   await page.waitForFunction((n) => document.body.dataset.view === n, name);
 }
 
+// /ws/events goes through playwright's WebSocket route, so a test can cut the socket and keep
+// it down (every new connection closed at once) while rockd itself stays up.
+let eventsDown = false;
+const eventSockets = new Set();
+
 before(async () => {
   await rockd.ready();
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
   page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+  await page.routeWebSocket(/\/ws\/events/, (ws) => {
+    if (eventsDown) return ws.close();
+    ws.connectToServer();
+    eventSockets.add(ws);
+  });
   page.setDefaultTimeout(WAIT_MS);
   page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
   page.on("pageerror", (e) => consoleErrors.push("page error: " + e.message));
@@ -293,6 +303,22 @@ test("a sandbox restarted from the UI goes down and comes back on screen; one de
   const gone = await fetch(`${rockd.base}/api/v1/sandboxes/${created.id}`);
   assert.equal(gone.status, 404);
   await page.locator("#sb-filter").fill("");
+});
+
+test("with /ws/events down the page polls the REST API, and reconnects", async () => {
+  await view("overview");
+  eventsDown = true;
+  for (const ws of eventSockets) await ws.close();
+  eventSockets.clear();
+  await page.waitForFunction(() => document.getElementById("conn").textContent.startsWith("polling"));
+  const created = await rockd.api("POST", "/api/v1/sandboxes", { env: "shell", limits: { memory_mb: 16, pids: 8, disk_mb: 1 } });
+  const count = (await rockd.api("GET", "/api/v1/sandboxes")).sandboxes.length;
+  await page.waitForFunction((n) => document.querySelector("#card-sandboxes .value").textContent === String(n), count);
+  assert.ok(await page.locator("#conn").textContent().then((t) => t.startsWith("polling")), "the count came by polling");
+  await shot("overview-polling");
+  eventsDown = false;  // the next attempt of the page's backoff gets through
+  await page.waitForFunction(() => document.getElementById("conn").textContent === "live");
+  await rockd.api("DELETE", `/api/v1/sandboxes/${created.id}`);
 });
 
 test(`a ${SANDBOXES}-sandbox table scrolls without freezing`, async () => {

@@ -81,7 +81,7 @@ export function createEpisodes(root) {
       .reverse();
     count.textContent = `${list.length} episodes` + (list.length > MAX_ROWS ? `, newest ${MAX_ROWS} shown` : "");
     table.replaceChildren(
-      h("tr", {}, ...["id", "env", "state", "steps", "return", "failovers", "sandbox", "group", "ended"].map((c) => h("th", {}, c))),
+      h("tr", {}, ...["id", "env", "state", "steps", "return", "failovers", "sandbox", "group", "end"].map((c) => h("th", {}, c))),
       ...list.slice(0, MAX_ROWS).map((e) => h("tr", { "data-id": e.id, onclick: () => open(e.id) },
         h("td", {}, e.id), h("td", {}, e.env), h("td", {}, badge(e.state)), h("td.num", {}, e.steps),
         h("td.num", {}, fixed(e.return, 2)), h("td.num", {}, e.failovers), h("td", {}, e.sandbox || "–"),
