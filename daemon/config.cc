@@ -141,6 +141,7 @@ StatusOr<Config> FromJson(const json& j) {
   sc.worker = sandbox.at("worker").get<std::string>();
   sc.favordynmods = sandbox.at("favordynmods").get<bool>();
   sc.alfworld_data_dir = j.at("alfworld").at("data_dir").get<std::string>();
+  sc.swebench_data_dir = j.at("swebench").at("data_dir").get<std::string>();
   const json& defaults = sandbox.at("defaults");
   sc.defaults.cpus = defaults.at("cpus").get<double>();
   sc.defaults.output_bytes = defaults.at("output_bytes").get<uint64_t>();
@@ -261,13 +262,20 @@ Status ValidateLogLevel(std::string_view level) {
                          std::string(level) + "'");
 }
 
+const std::string& SandboxConfig::DataDirFor(std::string_view env) const {
+  static const std::string kNone;
+  if (env == "alfworld") return alfworld_data_dir;
+  if (env == "swebench") return swebench_data_dir;
+  return kNone;
+}
+
 Status ValidateConfig(const Config& c) {
   if (c.data_dir.empty()) return InvalidArgument("'data_dir' must not be empty");
   if (Status s = ValidateLogLevel(c.log_level); !s.ok()) return s;
   constexpr uint64_t kDay = 24ull * 3600 * 1000;
   const SandboxConfig& sc = c.sandbox;
-  if (!sc.alfworld_data_dir.empty() && sc.alfworld_data_dir.front() != '/') {
-    return InvalidArgument("'alfworld.data_dir' must be empty or an absolute path");
+  for (const auto& [key, dir] : {std::pair{"alfworld.data_dir", &sc.alfworld_data_dir}, std::pair{"swebench.data_dir", &sc.swebench_data_dir}}) {
+    if (!dir->empty() && dir->front() != '/') return InvalidArgument("'" + std::string(key) + "' must be empty or an absolute path");
   }
   if (!(sc.defaults.cpus >= 0.01 && sc.defaults.cpus <= 256)) {
     return InvalidArgument("'sandbox.defaults.cpus' must be between 0.01 and 256");
@@ -375,6 +383,7 @@ nlohmann::json ConfigToJson(const Config& c) {
           {"open_files", c.sandbox.defaults.open_files},
           {"output_bytes", c.sandbox.defaults.output_bytes}}}}},
       {"alfworld", {{"data_dir", c.sandbox.alfworld_data_dir}}},
+      {"swebench", {{"data_dir", c.sandbox.swebench_data_dir}}},
       {"health", {{"interval_ms", c.sandbox.health_interval_ms}, {"misses", c.sandbox.health_misses}}},
       {"restart",
        {{"backoff_initial_ms", c.sandbox.backoff_initial_ms},

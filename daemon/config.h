@@ -53,11 +53,16 @@ struct SandboxDefaults {
 struct SandboxConfig {
   std::string worker;  // rock-env; empty: next to the rockd binary
   std::string alfworld_data_dir;  // shown read-only at /data in alfworld sandboxes; empty: none
+  // Shown read-only at /data in swebench sandboxes; empty: the task set installed with rockd.
+  std::string swebench_data_dir;
   uint32_t uid = 0;
   uint32_t gid = 0;
   uint32_t ready_timeout_ms = 0;
   bool favordynmods = false;  // reconfigure cgroup2 with favordynmods at startup
   SandboxDefaults defaults;
+
+  // What a sandbox of env kind `env` sees at /data; empty: nothing.
+  const std::string& DataDirFor(std::string_view env) const;
   uint32_t health_interval_ms = 0;
   uint32_t health_misses = 0;
   uint32_t backoff_initial_ms = 0;

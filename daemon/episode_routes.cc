@@ -251,7 +251,10 @@ StatusOr<balancer::EpisodeSpec> EpisodeSpecFromRequest(const json& body, std::in
   spec.seed = seed;
   spec.max_steps = static_cast<uint32_t>(max_steps);
   // ALFWorld counts steps itself (its truncation text and info depend on it): tell it.
-  if (spec.env == "alfworld" && max_steps > 0 && !spec.task.contains("max_steps")) spec.task["max_steps"] = max_steps;
+  // Envs that end episodes themselves at the limit (ALFWorld's truncation, SWE-bench's grading).
+  if ((spec.env == "alfworld" || spec.env == "swebench") && max_steps > 0 && !spec.task.contains("max_steps")) {
+    spec.task["max_steps"] = max_steps;
+  }
   return spec;
 }
 

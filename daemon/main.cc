@@ -2,6 +2,7 @@
 // overrides the embedded defaults (see docs/configuration.md).
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "daemon/build_info.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/install_paths.h"
 
 namespace {
 
@@ -67,6 +69,11 @@ int main(int argc, char** argv) {
   if (const char* data = std::getenv("ALFWORLD_DATA"); data != nullptr && *data != '\0' &&
                                                        config->sandbox.alfworld_data_dir.empty()) {
     config->sandbox.alfworld_data_dir = data;
+  }
+  // The SWE-bench task set built and installed with rockd, unless the config names another.
+  if (const auto builtin = rock::InstalledDataDir("swebench");
+      config->sandbox.swebench_data_dir.empty() && std::filesystem::exists(builtin / "instances.jsonl")) {
+    config->sandbox.swebench_data_dir = builtin.string();
   }
   if (rock::Status s = rock::ValidateConfig(*config); !s.ok()) return Fail("config: " + s.message());
 

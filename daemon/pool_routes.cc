@@ -68,7 +68,7 @@ StatusOr<balancer::PoolConfig> MakePoolConfig(const std::string& env, const Pool
   pool.sandbox.limits = *limits;
   pool.sandbox.uid = config.sandbox.uid;
   pool.sandbox.gid = config.sandbox.gid;
-  if (env == "alfworld") pool.sandbox.data_dir = config.sandbox.alfworld_data_dir;
+  pool.sandbox.data_dir = config.sandbox.DataDirFor(env);
   return pool;
 }
 

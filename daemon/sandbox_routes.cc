@@ -34,7 +34,7 @@ StatusOr<sandbox::Spec> SpecFromRequest(const json& body, const Config& config) 
   uint64_t slots = 1;
   if (Status s = ReadUnsigned(body, "slots", 1, sandbox::kMaxSlots, "", &slots); !s.ok()) return s;
   spec.slots = static_cast<uint32_t>(slots);
-  if (spec.env == "alfworld") spec.data_dir = config.sandbox.alfworld_data_dir;
+  spec.data_dir = config.sandbox.DataDirFor(spec.env);
   const json network = body.value("network", json("none"));
   if (network != "none" && network != "loopback") return InvalidArgument("'network' must be \"none\" or \"loopback\"");
   spec.network = network == "loopback" ? sandbox::Network::kLoopback : sandbox::Network::kNone;

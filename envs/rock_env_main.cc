@@ -15,6 +15,7 @@
 #include "sandbox/contain.h"
 #include "sandbox/frame.h"
 #include "sandbox/init.h"
+#include "sandbox/local_exec.h"
 #include "sandbox/spec.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -64,8 +65,12 @@ int main(int argc, char** argv) {
     return Fail(rock::sandbox::kControlFd, "containment: " + s.ToString());
   }
   if (!rock::envs::HasEpisodes(spec->env)) return rock::sandbox::RunInit(*spec, rock::sandbox::kControlFd);
-  rock::envs::EpisodeHost episodes(spec->env, spec->slots,
-                                   {.data_dir = spec->data_dir.empty() ? "" : rock::sandbox::kSandboxDataDir});
+  rock::sandbox::LocalExecs local_execs;
+  rock::envs::EpisodeHost episodes(
+      spec->env, spec->slots,
+      {.data_dir = spec->data_dir.empty() ? "" : rock::sandbox::kSandboxDataDir,
+       .workspace_dir = "/workspace",
+       .run_exec = [&local_execs](const nlohmann::json& exec) { return local_execs.Run(exec); }});
   rock::sandbox::MessageHandler* const handlers[] = {&episodes};
-  return rock::sandbox::RunInit(*spec, rock::sandbox::kControlFd, handlers);
+  return rock::sandbox::RunInit(*spec, rock::sandbox::kControlFd, handlers, &local_execs);
 }

@@ -335,7 +335,34 @@ StatusOr<RunningExec> StartExec(const ExecRequest& request) {
     return ErrnoError("fork(exec reaper)", fork_errno);
   }
   fcntl(result[0], F_SETFL, O_NONBLOCK);
-  return RunningExec{.id = request.id, .result = UniqueFd(result[0])};
+  return RunningExec{.id = request.id, .result = UniqueFd(result[0]), .reaper = reaper};
+}
+
+nlohmann::json RunExecHere(const nlohmann::json& message, const Limits& limits) {
+  const nlohmann::json id = message.value("id", nlohmann::json());
+  StatusOr<ExecRequest> request = ParseExecRequest(message, limits);
+  if (!request.ok()) return ExecFailure(id, "rock-env: " + request.status().message());
+  StatusOr<RunningExec> exec = StartExec(*request);
+  if (!exec.ok()) return ExecFailure(id, "rock-env: " + exec.status().message());
+  FrameDecoder decoder;
+  char buffer[65536];
+  pollfd readable{.fd = exec->result.get(), .events = POLLIN};
+  while (true) {
+    const ssize_t n = read(exec->result.get(), buffer, sizeof(buffer));
+    if (n > 0) {
+      decoder.Append(std::string_view(buffer, static_cast<std::size_t>(n)));
+    } else if (n == 0) {
+      break;
+    } else if (errno == EAGAIN) {
+      poll(&readable, 1, -1);
+    } else if (errno != EINTR) {
+      break;
+    }
+  }
+  while (waitpid(exec->reaper, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  auto result = decoder.Next();
+  return result.ok() && *result ? **result : ExecFailure(id, "rock-env: the exec's reaper ended without a result");
 }
 
 nlohmann::json ExecFailure(const nlohmann::json& id, std::string_view reason) {

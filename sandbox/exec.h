@@ -40,11 +40,17 @@ StatusOr<ExecRequest> ParseExecRequest(const nlohmann::json& message, const Limi
 struct RunningExec {
   nlohmann::json id;
   UniqueFd result;  // read end of the reaper's result pipe: one exec_result frame, then EOF
+  pid_t reaper = -1;
 };
 
 // Forks the reaper. The caller must be single-threaded and reap the reaper (it is its child);
 // the result pipe is non-blocking and close-on-exec.
 StatusOr<RunningExec> StartExec(const ExecRequest& request);
+
+// Parses, runs and waits for one exec message in the calling process, for programs outside a
+// sandbox (tests, benchmarks, tools) that have no init: the same reaper and result as inside.
+// The caller must be single-threaded while it runs, like StartExec's.
+nlohmann::json RunExecHere(const nlohmann::json& message, const Limits& limits);
 
 // The result of an exec that never ran its command: exit_code 127 and `reason` on stderr, as a
 // shell reports a command it could not run.

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,7 @@
 #include "sandbox/exec.h"
 #include "sandbox/frame.h"
 #include "sandbox/handler_thread.h"
+#include "sandbox/local_exec.h"
 
 namespace rock::sandbox {
 namespace {
@@ -48,12 +50,13 @@ void ReapZombies() {
 struct PendingExec {
   RunningExec exec;
   FrameDecoder decoder;
+  std::optional<std::promise<nlohmann::json>> local;  // asked by a handler, not by rockd
 };
 
 class Init {
  public:
-  Init(const Spec& spec, int control_fd, std::span<MessageHandler* const> handlers)
-      : spec_(spec), control_fd_(control_fd), handlers_(handlers) {}
+  Init(const Spec& spec, int control_fd, std::span<MessageHandler* const> handlers, LocalExecs* local_execs)
+      : spec_(spec), control_fd_(control_fd), handlers_(handlers), local_execs_(local_execs) {}
 
   int Run() {
     // SIGCHLD arrives through the signalfd; SIGPIPE would kill us on a closed socket or pipe.
@@ -77,6 +80,11 @@ class Init {
     Send({{"type", "ready"}, {"env", spec_.env}, {"pid", getpid()}});
     while (!exit_code_) Poll();
     KillEverything();
+    // A handler may be waiting on a local exec: answer it, or joining its thread would hang.
+    for (PendingExec& pending : execs_) {
+      if (pending.local) pending.local->set_value(ExecFailure(pending.exec.id, "rock-env: stopping; the command was killed"));
+    }
+    if (local_execs_ != nullptr) local_execs_->Close();
     handler_thread_.reset();
     return *exit_code_;
   }
@@ -97,7 +105,9 @@ class Init {
   }
 
   void Poll() {
-    std::vector<pollfd> fds = {{.fd = control_fd_, .events = POLLIN}, {.fd = signal_fd_.get(), .events = POLLIN}};
+    std::vector<pollfd> fds = {{.fd = control_fd_, .events = POLLIN},
+                               {.fd = signal_fd_.get(), .events = POLLIN},
+                               {.fd = local_execs_ != nullptr ? local_execs_->wake_fd() : -1, .events = POLLIN}};
     for (const PendingExec& pending : execs_) fds.push_back({.fd = pending.exec.result.get(), .events = POLLIN});
     if (poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) return;
@@ -111,7 +121,10 @@ class Init {
       }
       ReapZombies();
     }
-    std::size_t index = 2;
+    if (fds[2].revents != 0) {
+      for (LocalExecRequest& request : local_execs_->Take()) StartExecFor(request.message, std::move(request.result));
+    }
+    std::size_t index = 3;
     for (auto it = execs_.begin(); it != execs_.end(); ++index) {
       it = fds[index].revents != 0 && !ReadExecResult(*it) ? execs_.erase(it) : std::next(it);
     }
@@ -130,12 +143,9 @@ class Init {
         continue;
       }
       auto result = pending.decoder.Next();
-      if (result.ok() && *result) {
-        Send(**result);
-      } else {
-        // A reaper killed from inside (kill -9 -1 reaches it) leaves no result; say so.
-        Send(ExecFailure(pending.exec.id, "rock-env: the exec's reaper ended without a result"));
-      }
+      // A reaper killed from inside (kill -9 -1 reaches it) leaves no result; say so.
+      Answer(pending, result.ok() && *result ? **result
+                                             : ExecFailure(pending.exec.id, "rock-env: the exec's reaper ended without a result"));
       return false;
     }
   }
@@ -182,27 +192,40 @@ class Init {
     }
   }
 
-  void StartExecFor(const nlohmann::json& message) {
+  // An exec's result goes to whoever asked: rockd, or the handler waiting on it.
+  void Answer(PendingExec& pending, const nlohmann::json& result) {
+    if (pending.local) {
+      pending.local->set_value(result);
+    } else {
+      Send(result);
+    }
+  }
+
+  void StartExecFor(const nlohmann::json& message, std::optional<std::promise<nlohmann::json>> local = std::nullopt) {
+    PendingExec pending{.local = std::move(local)};
     StatusOr<ExecRequest> request = ParseExecRequest(message, spec_.limits);
     if (!request.ok()) {
-      if (!message.contains("id")) {
+      pending.exec.id = message.value("id", nlohmann::json());
+      if (!message.contains("id") && !pending.local) {
         Send({{"type", "error"}, {"message", request.status().message()}});
       } else {
-        Send(ExecFailure(message.at("id"), "rock-env: " + request.status().message()));
+        Answer(pending, ExecFailure(pending.exec.id, "rock-env: " + request.status().message()));
       }
       return;
     }
     StatusOr<RunningExec> exec = StartExec(*request);
     if (!exec.ok()) {
-      Send(ExecFailure(request->id, "rock-env: " + exec.status().message()));
+      Answer(pending, ExecFailure(request->id, "rock-env: " + exec.status().message()));
       return;
     }
-    execs_.push_back(PendingExec{.exec = std::move(exec).value()});
+    pending.exec = std::move(exec).value();
+    execs_.push_back(std::move(pending));
   }
 
   const Spec& spec_;
   const int control_fd_;
   const std::span<MessageHandler* const> handlers_;
+  LocalExecs* const local_execs_;  // may be null
   UniqueFd signal_fd_;
   FrameDecoder decoder_;
   std::list<PendingExec> execs_;
@@ -213,8 +236,8 @@ class Init {
 
 }  // namespace
 
-int RunInit(const Spec& spec, int control_fd, std::span<MessageHandler* const> handlers) {
-  return Init(spec, control_fd, handlers).Run();
+int RunInit(const Spec& spec, int control_fd, std::span<MessageHandler* const> handlers, LocalExecs* local_execs) {
+  return Init(spec, control_fd, handlers, local_execs).Run();
 }
 
 }  // namespace rock::sandbox

@@ -12,6 +12,8 @@
 
 namespace rock::sandbox {
 
+class LocalExecs;
+
 // Sends one message to rockd.
 using Reply = std::function<void(const nlohmann::json&)>;
 
@@ -28,6 +30,8 @@ class MessageHandler {
 // Sends `ready`, then serves until `stop` or EOF on the control socket (returns 0, every other
 // process killed and reaped), a malformed frame (returns 2: rockd restarts the worker) or a
 // control socket error (returns 1). Unknown types get an `error` reply. Must be PID 1.
-int RunInit(const Spec& spec, int control_fd, std::span<MessageHandler* const> handlers = {});
+// `local_execs`, when given, are the handlers' own execs (local_exec.h), run beside rockd's.
+int RunInit(const Spec& spec, int control_fd, std::span<MessageHandler* const> handlers = {},
+            LocalExecs* local_execs = nullptr);
 
 }  // namespace rock::sandbox

@@ -37,6 +37,8 @@ check "rockd installed at $bin" test -x "$dest$bin"
 check "default config installed at $config" test -f "$dest$config"
 check "dashboard installed at $prefix/share/rockd/dashboard/index.html" \
   test -f "$dest$prefix/share/rockd/dashboard/index.html"
+check "SWE-bench task set installed at $prefix/share/rockd/swebench" \
+  test -f "$dest$prefix/share/rockd/swebench/instances.jsonl" -a -f "$dest$prefix/share/rockd/swebench/repos.json"
 
 check "installed rockd --help" "$dest$bin" --help
 check "installed rockd --print-config with the installed config prints JSON" \
