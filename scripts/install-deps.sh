@@ -23,6 +23,8 @@ packages=(
   prometheus curl systemd python3 procps iproute2
   # The example trainer (docs/examples/example_trainer.py) and its test: asyncio WebSocket client.
   python3-websockets
+  # SWE-bench sandboxes: the task set's test runner and SWE-bench's last patch fallback.
+  python3-pytest patch
   # The dashboard (dashboard/web: npm ci and esbuild at build time) and its browser tests
   # (tests/browser: playwright-core drives headless chromium).
   nodejs chromium
