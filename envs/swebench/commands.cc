@@ -59,7 +59,8 @@ Status GitCheckout(const Commands& commands, const std::string& mirror, const st
                              " && git -C " + ShellQuote(dest) + " checkout -q --detach " + ShellQuote(commit);
   const CommandResult result = commands.Shell(script, "/", kGitTimeoutS, kGitOutputBytes);
   if (!result.ok()) {
-    return Unavailable("checking out " + commit + " of " + mirror + " failed (exit " + std::to_string(result.exit_code) +
+    // Not Unavailable: the balancer would take it for a dead sandbox and try another.
+    return FailedPrecondition("checking out " + commit + " of " + mirror + " failed (exit " + std::to_string(result.exit_code) +
                        "): " + result.Output());
   }
   return Status::Ok();

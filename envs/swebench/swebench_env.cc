@@ -1,6 +1,7 @@
 #include "envs/swebench/swebench_env.h"
 
 #include <chrono>
+#include <fstream>
 #include <system_error>
 #include <utility>
 #include <variant>
@@ -26,8 +27,8 @@ constexpr uint32_t kHousekeepingTimeoutS = 120;
 // The tail of the test log kept in the final step's info.
 constexpr std::size_t kTestLogTail = 16 << 10;
 
-// Every command's environment: no user or system git config (the mirrors belong to another uid,
-// hence safe.directory), no hooks, no pager or prompt, no .pyc files in the diff.
+// Every command's environment: git reads only the workspace's own config (ClearWorkspace), no
+// pager or prompt, no .pyc files in the diff.
 std::map<std::string, std::string> CommandEnv(const std::string& home) {
   return {{"HOME", home},
           {"PYTHONDONTWRITEBYTECODE", "1"},
@@ -36,14 +37,7 @@ std::map<std::string, std::string> CommandEnv(const std::string& home) {
           {"GIT_PAGER", "cat"},
           {"GIT_TERMINAL_PROMPT", "0"},
           {"GIT_CONFIG_NOSYSTEM", "1"},
-          {"GIT_CONFIG_GLOBAL", "/dev/null"},
-          {"GIT_CONFIG_COUNT", "3"},
-          {"GIT_CONFIG_KEY_0", "safe.directory"},
-          {"GIT_CONFIG_VALUE_0", "*"},
-          {"GIT_CONFIG_KEY_1", "core.hooksPath"},
-          {"GIT_CONFIG_VALUE_1", "/dev/null"},
-          {"GIT_CONFIG_KEY_2", "advice.detachedHead"},
-          {"GIT_CONFIG_VALUE_2", "false"},
+          {"GIT_CONFIG_GLOBAL", home + "/.gitconfig"},
           {"GIT_AUTHOR_NAME", "agent"},
           {"GIT_AUTHOR_EMAIL", "agent@sandbox"},
           {"GIT_COMMITTER_NAME", "agent"},
@@ -165,7 +159,14 @@ StatusOr<SwebenchEnv::Episode> SwebenchEnv::Resolve(const json& task) const {
 Status SwebenchEnv::ClearWorkspace() const {
   const CommandResult cleared = commands_.Shell("find " + ShellQuote(workspace_.string()) + " -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +",
                                                 "/", kHousekeepingTimeoutS, kBashOutputBytes);
-  if (!cleared.ok()) return Unavailable("emptying the workspace failed: " + cleared.Output());
+  if (!cleared.ok()) return FailedPrecondition("emptying the workspace failed: " + cleared.Output());
+  // Git's global config lives here (HOME): the mirrors belong to another uid (safe.directory,
+  // which git 2.39 takes only from global or system config), and no hook ever runs. Written
+  // anew by every clearing, so what the agent did to it never reaches the grading.
+  std::ofstream config(workspace_ / ".gitconfig", std::ios::trunc);
+  config << "[safe]\n\tdirectory = *\n[core]\n\thooksPath = /dev/null\n[advice]\n\tdetachedHead = false\n";
+  config.close();
+  if (!config) return FailedPrecondition("writing " + (workspace_ / ".gitconfig").string() + " failed");
   return Status::Ok();
 }
 

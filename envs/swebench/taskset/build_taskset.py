@@ -215,6 +215,8 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="build_taskset-") as scratch:
             count = build(stage, Path(scratch))
+        # mkdtemp makes the stage 0700; sandboxes read the set as another user.
+        stage.chmod(0o755)
         if out.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             out.rename(retired / out.name)
