@@ -9,7 +9,10 @@ export function createPools(root) {
   root.append(
     h("p.muted", {}, "Changing min, max or idle_s resizes a pool; changing slots drains its sandboxes and makes new ones (docs/api.md#pools)."),
     table, message);
-  const editing = new Set();  // envs whose inputs hold the user's unsaved numbers
+  // env → when its inputs were last typed in: unsaved numbers are kept for a minute, then the
+  // pool's live values win again.
+  const editing = new Map();
+  const EDIT_HOLD_MS = 60000;
 
   async function apply(env, inputs) {
     const body = {};
@@ -26,6 +29,7 @@ export function createPools(root) {
   }
 
   function render() {
+    for (const [env, at] of editing) if (Date.now() - at > EDIT_HOLD_MS) editing.delete(env);
     if (editing.size) return;  // never overwrite numbers being typed
     table.replaceChildren(
       h("tr", {}, ...["env", "min", "max", "slots", "idle_s", "ready", "starting", "down", "quarantined",
@@ -34,7 +38,7 @@ export function createPools(root) {
         const inputs = {};
         const number = (k, min, max) => {
           inputs[k] = h("input.num", { type: "number", min, max, value: p[k], name: `${p.env}-${k}`,
-            oninput: () => editing.add(p.env) });
+            oninput: () => editing.set(p.env, Date.now()) });
           return h("td", {}, inputs[k]);
         };
         const sb = p.sandboxes || {};
