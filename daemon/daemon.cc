@@ -37,6 +37,7 @@
 #include "daemon/store.h"
 #include "daemon/system_routes.h"
 #include "daemon/trainer_stream.h"
+#include "daemon/trainer_report_routes.h"
 #include "daemon/trajectory_routes.h"
 #include "daemon/systemd_notify.h"
 #include "sandbox/cgroup_favordynmods.h"
@@ -172,6 +173,7 @@ class Daemon {
     AddEpisodeRoutes(router_, balancer_, *store_, io_);
     AddGemRoutes(router_, balancer_);
     AddTrajectoryRoutes(router_, *store_);
+    AddTrainerReportRoutes(router_, *store_);
     if (Status s = StartPools(); !s.ok()) {
       spdlog::critical("{}", s.message());
       return 1;

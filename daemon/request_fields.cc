@@ -1,6 +1,7 @@
 #include "daemon/request_fields.h"
 
 #include <algorithm>
+#include <charconv>
 #include <string>
 
 namespace rock {
@@ -24,6 +25,19 @@ Status ReadUnsigned(const nlohmann::json& object, const char* key, uint64_t lo, 
   }
   *out = it->get<uint64_t>();
   return Status::Ok();
+}
+
+StatusOr<uint64_t> QueryUnsigned(const HttpRequest& request, std::string_view key, uint64_t lo, uint64_t hi,
+                                 uint64_t fallback) {
+  const std::string text = request.query_param(key);
+  if (text.empty()) return fallback;
+  uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < lo || value > hi) {
+    return InvalidArgument("'" + std::string(key) + "' must be an integer from " + std::to_string(lo) + " to " +
+                           std::to_string(hi) + ", got '" + text + "'");
+  }
+  return value;
 }
 
 }  // namespace rock

@@ -1,5 +1,5 @@
-// Checks for the fields of JSON request bodies; every message names the field, prefixed with
-// `where` ("limits.").
+// Checks for the fields of JSON request bodies and for query parameters; every message names the
+// field (a body field prefixed with `where`, "limits.").
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "daemon/http_message.h"
 
 namespace rock {
 
@@ -18,5 +19,9 @@ Status CheckKeys(const nlohmann::json& object, std::initializer_list<std::string
 // Reads `key` into `out` when present: an integer from `lo` to `hi`.
 Status ReadUnsigned(const nlohmann::json& object, const char* key, uint64_t lo, uint64_t hi, std::string_view where,
                     uint64_t* out);
+
+// The query parameter `key` as an integer from `lo` to `hi`; `fallback` when absent.
+StatusOr<uint64_t> QueryUnsigned(const HttpRequest& request, std::string_view key, uint64_t lo, uint64_t hi,
+                                 uint64_t fallback);
 
 }  // namespace rock

@@ -144,7 +144,20 @@ CREATE TABLE episode_failovers (
 CREATE INDEX episode_failovers_by_episode ON episode_failovers (episode_id);
 )sql";
 
-constexpr std::array<std::string_view, 2> kMigrations = {kV1, kV2};
+// Every trainer's `report`s, so the dashboard's training curves survive a page load and a
+// rockd restart; trainer_stream.cc keeps the newest kMaxStoredReports of them.
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE trainer_reports (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  trainer        TEXT NOT NULL,
+  ts             INTEGER NOT NULL,
+  policy_version INTEGER NOT NULL CHECK (policy_version >= 0),
+  metrics_json   TEXT NOT NULL
+) STRICT;
+CREATE INDEX trainer_reports_by_trainer ON trainer_reports (trainer, id);
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations = {kV1, kV2, kV3};
 
 int VersionCount(std::span<const std::string_view> migrations) {
   return static_cast<int>(migrations.size());

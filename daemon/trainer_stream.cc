@@ -44,6 +44,8 @@ constexpr std::size_t kReadyMax = 256;
 constexpr uint64_t kMaxCredits = uint64_t{1} << 30;
 constexpr uint64_t kMaxSeq = (uint64_t{1} << 63) - 1;
 constexpr uint64_t kMaxPolicyVersion = uint64_t{1} << 53;  // exact in every client's doubles
+// Reports kept in trainer_reports, of all trainers together (GET /api/v1/trainer-reports).
+constexpr int64_t kMaxStoredReports = 100'000;
 
 enum class Encoding { kJson, kMsgpack };
 
@@ -795,12 +797,23 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
       return Send(t, ErrorFrame(InvalidArgument("'metrics' is required and must be an object")));
     }
     const int64_t now = UnixMillis();
-    store_.Write("record trainer " + t.name + "'s report", [name = t.name, text = metrics->dump(), now](SQLite::Database& db) {
+    store_.Write("record trainer " + t.name + "'s report", [name = t.name, text = metrics->dump(), now,
+                                                          version = static_cast<int64_t>(t.policy_version)](SQLite::Database& db) {
       SQLite::Statement update(db, "UPDATE trainers SET last_report_json = ?, last_seen = ? WHERE name = ?");
       update.bind(1, text);
       update.bind(2, now);
       update.bind(3, name);
       update.exec();
+      SQLite::Statement insert(db, "INSERT INTO trainer_reports (trainer, ts, policy_version, metrics_json) VALUES (?, ?, ?, ?)");
+      insert.bind(1, name);
+      insert.bind(2, now);
+      insert.bind(3, version);
+      insert.bind(4, text);
+      insert.exec();
+      // A bounded history: a trainer reporting every step for weeks never fills the disk.
+      SQLite::Statement prune(db, "DELETE FROM trainer_reports WHERE id <= last_insert_rowid() - ?");
+      prune.bind(1, kMaxStoredReports);
+      prune.exec();
     });
     bus_.Publish("trainer_report", {{"trainer", t.name}, {"policy_version", t.policy_version}, {"metrics", *metrics}});
   }

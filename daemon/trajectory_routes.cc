@@ -3,12 +3,12 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
-#include <charconv>
 #include <cstdint>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/request_fields.h"
 #include "daemon/router.h"
 #include "daemon/store.h"
 
@@ -18,20 +18,6 @@ namespace {
 using nlohmann::json;
 
 constexpr uint64_t kMaxLimit = 10'000;
-
-// An unsigned query parameter in [lo, hi]; `fallback` when absent.
-StatusOr<uint64_t> QueryUnsigned(const HttpRequest& request, std::string_view key, uint64_t lo, uint64_t hi,
-                                 uint64_t fallback) {
-  const std::string text = request.query_param(key);
-  if (text.empty()) return fallback;
-  uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value < lo || value > hi) {
-    return InvalidArgument("'" + std::string(key) + "' must be an integer from " + std::to_string(lo) + " to " +
-                           std::to_string(hi) + ", got '" + text + "'");
-  }
-  return value;
-}
 
 void ListTrajectories(Store& store, const HttpRequest& request, const Respond& respond) {
   const StatusOr<uint64_t> after = QueryUnsigned(request, "after_seq", 0, (uint64_t{1} << 63) - 1, 0);

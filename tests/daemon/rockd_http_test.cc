@@ -50,7 +50,7 @@ TEST_F(RockdHttp, InfoReportsVersionBuildAndStore) {
   EXPECT_FALSE(body["git_revision"].get<std::string>().empty());
   EXPECT_TRUE(body["build"]["cuda"].is_boolean());
   EXPECT_EQ(body["listen"]["port"], port());
-  EXPECT_EQ(body["store"]["schema_version"], 2);
+  EXPECT_EQ(body["store"]["schema_version"], 3);
   EXPECT_GE(body["uptime_s"].get<double>(), 0.0);
   EXPECT_EQ(info.headers.at("content-type"), "application/json");
 }

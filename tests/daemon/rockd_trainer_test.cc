@@ -862,6 +862,56 @@ TEST_F(RockdTrainer, ReportsArePublishedOnTheEventStream) {
   })) << SqliteQuery(db, "SELECT * FROM trainers");
 }
 
+TEST_F(RockdTrainer, ReportsAreKeptAndListedNewestLast) {
+  Trainer historian(port(), "historian");
+  Trainer other(port(), "other");
+  ASSERT_FALSE(historian.Hello(/*credits=*/0).is_null()) << "no welcome: " << historian.error();
+  ASSERT_FALSE(other.Hello(/*credits=*/0).is_null()) << "no welcome: " << other.error();
+  for (int step = 1; step <= 3; ++step) {
+    ASSERT_TRUE(historian.Send({{"type", "report"}, {"metrics", {{"step", step}, {"loss", 1.0 / step}}}}));
+  }
+  ASSERT_TRUE(other.Send({{"type", "report"}, {"metrics", {{"step", 99}}}}));
+  ASSERT_TRUE(historian.Sync());
+  ASSERT_TRUE(other.Sync());
+
+  const auto list = [&](const std::string& query) { return Http(port(), "GET", "/api/v1/trainer-reports" + query); };
+  json all;
+  ASSERT_TRUE(Eventually([&] {
+    all = list("").json();
+    return all["reports"].size() == 4;
+  })) << all.dump();
+  const json mine = list("?trainer=historian").json();
+  ASSERT_EQ(mine["reports"].size(), 3u) << mine.dump();
+  for (int i = 0; i < 3; ++i) {
+    const json& r = mine["reports"][i];
+    EXPECT_EQ(r["trainer"], "historian");
+    EXPECT_EQ(r["metrics"]["step"], i + 1) << "oldest first: " << mine.dump();
+    EXPECT_EQ(r["policy_version"], 0) << "no act gave a version yet";
+    EXPECT_TRUE(r["ts_ms"].is_number_integer());
+  }
+  EXPECT_EQ(mine["last_id"], mine["reports"][2]["id"]);
+
+  // limit keeps the newest; after_id only those after it.
+  const json newest = list("?trainer=historian&limit=2").json();
+  ASSERT_EQ(newest["reports"].size(), 2u) << newest.dump();
+  EXPECT_EQ(newest["reports"][0]["metrics"]["step"], 2);
+  EXPECT_EQ(newest["reports"][1]["metrics"]["step"], 3);
+  const uint64_t first_id = mine["reports"][0]["id"].get<uint64_t>();
+  const json after = list("?trainer=historian&after_id=" + std::to_string(first_id)).json();
+  EXPECT_EQ(after["reports"].size(), 2u) << after.dump();
+  const json past = list("?after_id=" + std::to_string(all["last_id"].get<uint64_t>())).json();
+  EXPECT_TRUE(past["reports"].empty()) << past.dump();
+  EXPECT_EQ(past["last_id"], all["last_id"]) << "nothing new: last_id stays where it was asked from";
+  EXPECT_TRUE(list("?trainer=nobody").json()["reports"].empty());
+
+  for (const char* bad : {"?limit=0", "?limit=10001", "?limit=ten", "?limit=-1", "?after_id=-1", "?after_id=1x",
+                          "?after_id=9223372036854775808"}) {
+    const HttpReply reply = list(bad);
+    EXPECT_EQ(reply.status, 400) << bad;
+    EXPECT_EQ(reply.json()["error"]["code"], "invalid_argument") << bad << ": " << reply.body;
+  }
+}
+
 TEST_F(RockdTrainer, EndedEpisodesArriveWithTheirStatusAndRefuseMoreActs) {
   Trainer trainer(port(), "pruner");
   ASSERT_FALSE(trainer.Hello(/*credits=*/8).is_null()) << "no welcome: " << trainer.error();

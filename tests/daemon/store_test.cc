@@ -177,7 +177,7 @@ TEST_F(StoreTest, OpenCreatesSchemaAtLatestVersion) {
   }));
   EXPECT_EQ(user_version, Store::LatestSchemaVersion());
   EXPECT_THAT(tables, ElementsAre("daemon_events", "episode_failovers", "episodes", "sandbox_events", "sandboxes",
-                                  "steps", "trainers", "trajectories"));
+                                  "steps", "trainer_reports", "trainers", "trajectories"));
 }
 
 TEST_F(StoreTest, ReopenKeepsData) {
