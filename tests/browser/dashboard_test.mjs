@@ -271,6 +271,13 @@ test("the charts render with live data", async () => {
   await page.locator('#trajectory .step[data-step="2"]').waitFor();
   assert.ok((await page.locator('#trajectory .step[data-step="2"] .meta').textContent()).includes("policy v9"));
   assert.ok((await page.locator("#trajectory").textContent()).includes("browser-test"));
+
+  // A page opened afterwards draws the same curve from the stored reports.
+  const later = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+  await later.goto(rockd.base + "/#training");
+  await later.waitForFunction(() => document.getElementById("chart-reward").dataset.points === "3");
+  assert.equal(await later.locator("#success-by-type tr[data-type]").count(), 2);
+  await later.close();
 });
 
 test("a sandbox restarted from the UI goes down and comes back on screen; one deleted goes away", async () => {
@@ -324,6 +331,9 @@ test("with /ws/events down the page polls the REST API, and reconnects", async (
   eventsDown = false;  // the next attempt of the page's backoff gets through
   await page.waitForFunction(() => document.getElementById("conn").textContent === "live");
   await rockd.api("DELETE", `/api/v1/sandboxes/${created.id}`);
+  // The reconnect read the stored reports again: the same three points, none twice.
+  await view("training");
+  await page.waitForFunction(() => document.getElementById("chart-reward").dataset.points === "3");
 });
 
 test(`a ${SANDBOXES}-sandbox table scrolls without freezing`, async () => {

@@ -22,7 +22,7 @@ export const state = {
   eventCount: 0,
   totals: {},                // counters and gauges of the last /metrics sample
   rates: { t: [], episodes: [], steps: [] },  // per-second rates between /metrics samples
-  trainers: new Map(),       // trainer name → [{ts, policy_version, metrics}] from trainer_report
+  trainers: new Map(),       // trainer name → [{ts, policy_version, metrics}]: stored reports, then trainer_report events
   lastError: "",
 };
 
@@ -64,6 +64,26 @@ export async function refreshAll() {
     state.lastError = err.message;
     if (!(socket && socket.readyState === WebSocket.OPEN)) setConnection("down");
   }
+}
+
+// The trainers' stored reports, newest 10,000, at start and after each reconnect; reports that
+// came live and are not in the answer yet (not committed when it was read) are kept.
+const STORED_REPORTS = 10000;
+const reportKey = (r) => r.policy_version + "|" + JSON.stringify(r.metrics);
+async function loadReports() {
+  const body = await get("/api/v1/trainer-reports?limit=" + STORED_REPORTS);
+  const trainers = new Map();
+  for (const r of body.reports) {
+    if (!trainers.has(r.trainer)) trainers.set(r.trainer, []);
+    trainers.get(r.trainer).push({ ts: r.ts_ms, policy_version: r.policy_version, metrics: r.metrics });
+  }
+  for (const [name, live] of state.trainers) {
+    const stored = trainers.get(name) || [];
+    const seen = new Set(stored.map(reportKey));
+    trainers.set(name, stored.concat(live.filter((r) => !seen.has(reportKey(r)))));
+  }
+  state.trainers = trainers;
+  changed("training");
 }
 
 let lastCounters = null;
@@ -182,6 +202,7 @@ function connect() {
     backoff = BACKOFF_MIN_MS;
     setConnection("live");
     refreshAll();  // whatever happened while the socket was down
+    loadReports().catch((err) => { state.lastError = err.message; });
   };
   socket.onmessage = (message) => {
     try {

@@ -1,4 +1,5 @@
-// Training: the curves of the trainers' `report` messages (trainer_report events). The metric
+// Training: the curves of the trainers' `report` messages (stored ones from
+// GET /api/v1/trainer-reports, then trainer_report events). The metric
 // keys drawn are those of docs/dashboard.md: step, reward_mean, success_rate, success_by_type,
 // loss, tokens_per_s, staleness; policy_version is the event's (the trainer's newest).
 import { state } from "./store.js";
@@ -14,7 +15,7 @@ export function createTraining(root) {
   const rewardEl = el("chart-reward"), lossEl = el("chart-loss"), versionEl = el("chart-version"), speedEl = el("chart-speed");
   root.append(
     h("div.toolbar", {}, h("label", {}, "trainer ", trainerSelect),
-      h("span.muted", {}, "from the trainers' report messages since this page opened")),
+      h("span.muted", {}, "from the trainers' report messages: the newest 10,000 stored, then live")),
     summary,
     h("div.charts", {}, rewardEl, lossEl, versionEl, speedEl),
     h("h2", {}, "Success by ALFWorld task type (latest report)"), byType);
