@@ -27,6 +27,9 @@ Status ReadUnsigned(const nlohmann::json& object, const char* key, uint64_t lo, 
   return Status::Ok();
 }
 
+namespace {
+
+// The query parameter `key` as an integer from `lo` to `hi`; `fallback` when absent.
 StatusOr<uint64_t> QueryUnsigned(const HttpRequest& request, std::string_view key, uint64_t lo, uint64_t hi,
                                  uint64_t fallback) {
   const std::string text = request.query_param(key);
@@ -38,6 +41,16 @@ StatusOr<uint64_t> QueryUnsigned(const HttpRequest& request, std::string_view ke
                            std::to_string(hi) + ", got '" + text + "'");
   }
   return value;
+}
+
+}  // namespace
+
+StatusOr<PageQuery> QueryPage(const HttpRequest& request, std::string_view after_key) {
+  const StatusOr<uint64_t> after = QueryUnsigned(request, after_key, 0, (uint64_t{1} << 63) - 1, 0);
+  if (!after.ok()) return after.status();
+  const StatusOr<uint64_t> limit = QueryUnsigned(request, "limit", 1, 10'000, 1000);
+  if (!limit.ok()) return limit.status();
+  return PageQuery{*after, *limit};
 }
 
 }  // namespace rock

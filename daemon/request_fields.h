@@ -20,8 +20,12 @@ Status CheckKeys(const nlohmann::json& object, std::initializer_list<std::string
 Status ReadUnsigned(const nlohmann::json& object, const char* key, uint64_t lo, uint64_t hi, std::string_view where,
                     uint64_t* out);
 
-// The query parameter `key` as an integer from `lo` to `hi`; `fallback` when absent.
-StatusOr<uint64_t> QueryUnsigned(const HttpRequest& request, std::string_view key, uint64_t lo, uint64_t hi,
-                                 uint64_t fallback);
+// A listing's page from the query: the cursor `after_key` (0 to 2^63-1, default 0) and `limit`
+// (1 to 10,000, default 1000).
+struct PageQuery {
+  uint64_t after = 0;
+  uint64_t limit = 0;
+};
+StatusOr<PageQuery> QueryPage(const HttpRequest& request, std::string_view after_key);
 
 }  // namespace rock

@@ -17,28 +17,23 @@ namespace {
 
 using nlohmann::json;
 
-constexpr uint64_t kMaxLimit = 10'000;
-
 // The newest `limit` reports with an id above `after_id`, oldest first: a page that opens gets
 // the latest curve at once, and one that comes back asks only for what it has not seen.
 void ListReports(Store& store, const HttpRequest& request, const Respond& respond) {
-  const StatusOr<uint64_t> after = QueryUnsigned(request, "after_id", 0, (uint64_t{1} << 63) - 1, 0);
-  const StatusOr<uint64_t> limit = QueryUnsigned(request, "limit", 1, kMaxLimit, 1000);
-  for (const Status& s : {after.status(), limit.status()}) {
-    if (!s.ok()) return respond(ErrorResponse(s));
-  }
+  const StatusOr<PageQuery> page = QueryPage(request, "after_id");
+  if (!page.ok()) return respond(ErrorResponse(page.status()));
   const std::string trainer = request.query_param("trainer");
   json items = json::array();
-  uint64_t last = *after;
+  uint64_t last = page->after;
   Status read = store.Read("list trainer reports", [&](SQLite::Database& db) {
     SQLite::Statement select(db,
                              "SELECT id, trainer, ts, policy_version, metrics_json FROM ("
                              "SELECT * FROM trainer_reports WHERE id > ? AND (? = '' OR trainer = ?) "
                              "ORDER BY id DESC LIMIT ?) ORDER BY id");
-    select.bind(1, static_cast<int64_t>(*after));
+    select.bind(1, static_cast<int64_t>(page->after));
     select.bind(2, trainer);
     select.bind(3, trainer);
-    select.bind(4, static_cast<int64_t>(*limit));
+    select.bind(4, static_cast<int64_t>(page->limit));
     while (select.executeStep()) {
       last = static_cast<uint64_t>(select.getColumn(0).getInt64());
       items.push_back({{"id", last},
