@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "envs/swebench/evaluation.h"
 #include "envs/swebench/instance.h"
 #include "envs/swebench/swebench_env.h"
 #include "sandbox/exec.h"
@@ -173,6 +174,56 @@ TEST_F(SwebenchEnvTest, TestsThatRunPastTheTimeLimitAreKilledAndFail) {
   EXPECT_EQ(graded->reward, 0.0);
   EXPECT_TRUE(graded->info.at("report").at("tests_timed_out").get<bool>());
   EXPECT_FALSE(graded->info.at("report").at("resolved").get<bool>());
+}
+
+TEST_F(SwebenchEnvTest, AnInstanceFileAndRepoPathOfTheTaskAreUsed) {
+  // An instance file of the user's beside the shipped set, its repo named by the task alone.
+  const fs::path data = workspace_.parent_path() / ("swebench-own-" + std::to_string(getpid()));
+  fs::copy(ROCK_SWEBENCH_DATA, data, fs::copy_options::recursive);
+  auto instances = LoadInstances(data / "instances.jsonl");
+  ASSERT_TRUE(instances.ok());
+  Instance own = instances->back();
+  own.instance_id = "mine-1";
+  own.repo = "someone/elsewhere";
+  fs::create_directories(data / "mine");
+  std::ofstream(data / "mine" / "set.jsonl") << InstanceToJson(own).dump() << "\n";
+  fs::rename(data / "repos" / (instances->back().repo.substr(instances->back().repo.find('/') + 1) + ".git"), data / "mine" / "mirror.git");
+  auto env = MakeEnv(data.string());
+  auto missing_repo = env->Reset({{"instance_id", "mine-1"}, {"instance_file", "mine/set.jsonl"}}, 0);
+  EXPECT_EQ(missing_repo.status().code(), Code::kNotFound) << missing_repo.status().ToString();
+  auto reset = env->Reset({{"instance_id", "mine-1"}, {"instance_file", "mine/set.jsonl"}, {"repo_path", "mine/mirror.git"}}, 0);
+  ASSERT_TRUE(reset.ok()) << reset.status().ToString();
+  ASSERT_TRUE(env->Step(ApplyPatch(own.patch)).ok());
+  auto graded = env->Step(Submit());
+  fs::remove_all(data);
+  ASSERT_TRUE(graded.ok());
+  EXPECT_EQ(graded->reward, 1.0) << graded->info.dump(2);
+}
+
+TEST_F(SwebenchEnvTest, APatchWithStaleContextFallsBackToPatchWithFuzz) {
+  auto instances = LoadInstances(fs::path(ROCK_SWEBENCH_DATA) / "instances.jsonl");
+  ASSERT_TRUE(instances.ok());
+  const Instance& instance = instances->front();
+  auto repos = LoadRepoMap(fs::path(ROCK_SWEBENCH_DATA) / "repos.json");
+  ASSERT_TRUE(repos.ok());
+  // The first context line of the fix no longer matches the code: git apply refuses the hunk,
+  // patch --fuzz applies it.
+  std::string stale = instance.patch;
+  const std::size_t hunk = stale.find("\n@@ ");
+  ASSERT_NE(hunk, std::string::npos);
+  const std::size_t context = stale.find("\n ", hunk + 1);
+  ASSERT_NE(context, std::string::npos);
+  stale.insert(context + 2, "# an edit the prediction did not see ");
+  const RepoEntry& repo = repos->at(instance.repo);
+  Commands commands([](const json& exec) { return sandbox::RunExecHere(exec, sandbox::Limits{}); },
+                    {{"HOME", workspace_.string()}, {"GIT_CONFIG_GLOBAL", "/dev/null"}, {"PYTHONDONTWRITEBYTECODE", "1"}});
+  const Evaluation evaluation = Evaluate(commands, {.instance = &instance,
+                                                    .repo = &repo,
+                                                    .mirror = (fs::path(ROCK_SWEBENCH_DATA) / repo.path).string(),
+                                                    .model_patch = stale,
+                                                    .dir = workspace_.string()});
+  EXPECT_EQ(evaluation.report.value("apply_command", ""), "patch --batch --fuzz=5 -p1 -i") << evaluation.report.dump(2);
+  EXPECT_TRUE(evaluation.resolved) << evaluation.report.dump(2) << evaluation.test_output;
 }
 
 TEST_F(SwebenchEnvTest, BadTasksAreRefusedWithTheFieldNamed) {
