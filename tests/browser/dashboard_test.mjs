@@ -106,7 +106,7 @@ async function shot(name) {
 
 async function view(name) {
   await page.evaluate((n) => { location.hash = n; }, name);
-  await page.waitForFunction((n) => document.body.dataset.view === n, name);
+  await page.waitForFunction((n) => document.body.dataset.rendered === n, name);
 }
 
 // /ws/events goes through playwright's WebSocket route, so a test can cut the socket and keep

@@ -23,6 +23,7 @@ function scheduleRender() {
   requestAnimationFrame(() => {
     pending = false;
     views[current].render();
+    document.body.dataset.rendered = current;  // what a reader (or a test) sees is drawn
   });
 }
 
