@@ -121,12 +121,13 @@ class Init {
       }
       ReapZombies();
     }
-    if (fds[2].revents != 0) {
-      for (LocalExecRequest& request : local_execs_->Take()) StartExecFor(request.message, std::move(request.result));
-    }
     std::size_t index = 3;
     for (auto it = execs_.begin(); it != execs_.end(); ++index) {
       it = fds[index].revents != 0 && !ReadExecResult(*it) ? execs_.erase(it) : std::next(it);
+    }
+    // After the loop above, which walks only the execs that were polled.
+    if (fds[2].revents != 0) {
+      for (LocalExecRequest& request : local_execs_->Take()) StartExecFor(request.message, std::move(request.result));
     }
     if (fds[0].revents != 0) ReadControl();
   }
