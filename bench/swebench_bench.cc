@@ -156,7 +156,8 @@ void WatchMemory(uint16_t port, Peak& peak) {
     const auto listed = rock::test::Http(port, "GET", "/api/v1/sandboxes");
     if (listed.status == 200) {
       uint64_t total = 0;
-      for (const json& listed_sandbox : listed.json().at("sandboxes")) {
+      const json sandboxes = listed.json().at("sandboxes");  // a named value: the loop must not dangle
+      for (const json& listed_sandbox : sandboxes) {
         // Usage is read from the cgroup for one sandbox at a time, not in the listing.
         const auto one = rock::test::Http(port, "GET", "/api/v1/sandboxes/" + listed_sandbox.at("id").get<std::string>());
         if (one.status != 200 || !one.json().contains("usage")) continue;

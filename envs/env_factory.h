@@ -22,6 +22,9 @@ struct EnvOptions {
   std::string data_dir;
   // Writable and the env's alone (SWE-bench's checkouts).
   std::string workspace_dir = "/workspace";
+  // Emptied with the workspace by every reset, so that nothing an episode left there reaches
+  // the next one on the same sandbox (SWE-bench: /tmp in a sandbox); empty: none.
+  std::string tmp_dir;
   // For kinds whose episodes run commands (SWE-bench); others ignore it.
   RunExec run_exec;
 };

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
       spec->env, spec->slots,
       {.data_dir = spec->data_dir.empty() ? "" : rock::sandbox::kSandboxDataDir,
        .workspace_dir = "/workspace",
+       .tmp_dir = "/tmp",
        .run_exec = [&local_execs](const nlohmann::json& exec) { return local_execs.Run(exec); }});
   rock::sandbox::MessageHandler* const handlers[] = {&episodes};
   return rock::sandbox::RunInit(*spec, rock::sandbox::kControlFd, handlers, &local_execs);

@@ -157,8 +157,10 @@ StatusOr<SwebenchEnv::Episode> SwebenchEnv::Resolve(const json& task) const {
 }
 
 Status SwebenchEnv::ClearWorkspace() const {
-  const CommandResult cleared = commands_.Shell("find " + ShellQuote(workspace_.string()) + " -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +",
-                                                "/", kHousekeepingTimeoutS, kBashOutputBytes);
+  std::string dirs = ShellQuote(workspace_.string());
+  if (!options_.tmp_dir.empty()) dirs += " " + ShellQuote(options_.tmp_dir);
+  const CommandResult cleared =
+      commands_.Shell("find " + dirs + " -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +", "/", kHousekeepingTimeoutS, kBashOutputBytes);
   if (!cleared.ok()) return FailedPrecondition("emptying the workspace failed: " + cleared.Output());
   // Git's global config lives here (HOME): the mirrors belong to another uid (safe.directory,
   // which git 2.39 takes only from global or system config), and no hook ever runs. Written

@@ -26,7 +26,7 @@ namespace rock::envs::swebench {
 class SwebenchEnv : public Env {
  public:
   // `options.data_dir` holds instances.jsonl, repos.json and the mirrors they name;
-  // `options.workspace_dir` is emptied by every reset.
+  // `options.workspace_dir` (and `tmp_dir`) are emptied by every reset.
   explicit SwebenchEnv(EnvOptions options);
 
   StatusOr<ResetResult> Reset(const nlohmann::json& task, uint64_t seed) override;

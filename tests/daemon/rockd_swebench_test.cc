@@ -179,5 +179,31 @@ TEST_F(RockdSwebench, HostileActionsStayInTheirSandbox) {
   EXPECT_EQ(Http(port(), "GET", "/healthz").status, 200);
 }
 
+TEST(RockdSwebenchReuse, TheNextEpisodeOnASandboxFindsNothingTheLastOneLeft) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: SWE-bench episodes run in sandboxes (namespaces and cgroups)";
+  // One sandbox, so the second episode runs where the first did.
+  auto rockd = RockdProcess::Start({.config_json = R"({"pools": {"alfworld": {"min": 0}, "swebench": {"min": 1, "max": 1}}})"});
+  ASSERT_NE(rockd, nullptr);
+  const auto post = [&](const std::string& target, const json& body) { return Http(rockd->port(), "POST", target, body.dump()); };
+  std::string sandbox;
+  for (int episode = 0; episode < 2; ++episode) {
+    const HttpReply started = post("/api/v1/episodes", {{"env", "swebench"}, {"task", {{"instance_id", kInstance}}}});
+    ASSERT_EQ(started.status, 201) << started.body;
+    const std::string step = "/api/v1/episodes/" + started.json().at("id").get<std::string>() + "/step";
+    const json seen = post(step, {{"action", Bash("ls /tmp /workspace/repo/LEFT.txt 2>&1; echo left > /tmp/LEFT.txt; "
+                                                  "echo left > LEFT.txt; git config user.name planted")}})
+                          .json();
+    if (episode == 1) {
+      EXPECT_NE(seen.at("observation").get<std::string>().find("No such file"), std::string::npos) << seen.dump();
+      EXPECT_EQ(seen.at("observation").get<std::string>().find("LEFT.txt\n"), std::string::npos) << seen.dump();
+    }
+    const json listed = Http(rockd->port(), "GET", "/api/v1/sandboxes").json();
+    ASSERT_EQ(listed.at("sandboxes").size(), 1u);
+    if (episode == 0) sandbox = listed.at("sandboxes")[0].at("id");
+    EXPECT_EQ(listed.at("sandboxes")[0].at("id"), sandbox);
+    ASSERT_EQ(post(step, {{"action", R"({"tool":"submit"})"}}).status, 200);
+  }
+}
+
 }  // namespace
 }  // namespace rock::test
