@@ -52,6 +52,7 @@ bench: build
 	build/bin/sandbox_bench
 	build/bin/alfworld_bench
 	build/bin/episode_bench
+	build/bin/swebench_bench
 
 install: build
 	cmake --install build
