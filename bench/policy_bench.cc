@@ -1,0 +1,148 @@
+// Policy engine benchmarks (issue 9) on the CPU reference backend, two model sizes:
+//   decode   tokens/s of incremental decoding with the KV cache, `batch` sequences per step
+//            (each slot prefilled with a 16-token prompt first, which is not timed)
+//   train    tokens/s of forward + backward + AdamW over B x T token batches
+// Prints markdown for docs/BENCHMARKS.md. A benchmark, not a test: nothing is asserted.
+// GPU rows (decode as a fraction of the HBM bandwidth bound) need the CUDA backend.
+#include <fmt/format.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "trainer-client/policy/adamw.h"
+#include "trainer-client/policy/cpu_backend.h"
+#include "trainer-client/policy/decoder.h"
+#include "trainer-client/policy/model.h"
+#include "trainer-client/policy/tokenizer.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+using namespace rock::policy;
+
+int Threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+using Clock = std::chrono::steady_clock;
+
+constexpr double kMinSeconds = 2.0;  // each row runs at least this long (and at least once)
+constexpr int kPrompt = 16;
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown CPU";
+}
+
+struct Size {
+  const char* name;
+  ModelConfig config;
+};
+
+ModelConfig Make(int dim, int layers, int heads, int kv, int hidden) {
+  ModelConfig c;
+  c.dim = dim;
+  c.n_layers = layers;
+  c.n_heads = heads;
+  c.n_kv_heads = kv;
+  c.hidden_dim = hidden;
+  c.vocab_size = Tokenizer::kVocabSize;
+  c.max_seq = 256;
+  return c;
+}
+
+std::vector<int> Tokens(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int> out(n);
+  for (int& t : out) t = static_cast<int>(rng() % 256);
+  return out;
+}
+
+// Decode tokens/s for `batch` slots, one token per slot per step, contexts growing from 16.
+double DecodeTokensPerSecond(const Model& model, int batch) {
+  auto decoder = std::move(Decoder::Create(model, batch, model.config().max_seq)).value();
+  std::vector<DecodeEntry> prefill;
+  const std::vector<int> prompt = Tokens(kPrompt, 1);
+  for (int s = 0; s < batch; s++) {
+    for (int p = 0; p < kPrompt; p++) prefill.push_back({s, p, prompt[static_cast<size_t>(p)]});
+  }
+  if (!decoder->Step(prefill).ok()) return 0.0;
+  std::vector<DecodeEntry> step(static_cast<size_t>(batch));
+  int pos = kPrompt;
+  long tokens = 0;
+  const auto start = Clock::now();
+  while ((tokens == 0 || Seconds(start) < kMinSeconds) && pos < model.config().max_seq) {
+    for (int s = 0; s < batch; s++) step[static_cast<size_t>(s)] = {s, pos, (s + pos) % 256};
+    if (!decoder->Step(step).ok()) return 0.0;
+    pos++;
+    tokens += batch;
+  }
+  return static_cast<double>(tokens) / Seconds(start);
+}
+
+double TrainTokensPerSecond(Model& model, int B, int T) {
+  AdamW opt(model, {});
+  const std::vector<int> tokens = Tokens(static_cast<size_t>(B * T) + 1, 2);
+  const std::vector<int> inputs(tokens.begin(), tokens.end() - 1);
+  const std::vector<int> targets(tokens.begin() + 1, tokens.end());
+  const std::vector<float> weights(inputs.size(), 1.0f / static_cast<float>(inputs.size()));
+  long done = 0;
+  const auto start = Clock::now();
+  while (done == 0 || Seconds(start) < kMinSeconds) {
+    if (!model.Forward(inputs, targets, weights, B, T).ok()) return 0.0;
+    model.ZeroGrad();
+    if (!model.Backward().ok()) return 0.0;
+    opt.Step();
+    done += B * T;
+  }
+  return static_cast<double>(done) / Seconds(start);
+}
+
+}  // namespace
+
+int main() {
+  struct utsname uts {};
+  uname(&uts);
+  const Size sizes[] = {{"~1M", Make(128, 4, 4, 2, 384)}, {"~10M", Make(320, 8, 8, 4, 864)}};
+  CpuBackend cpu;
+  fmt::print("## Policy engine on the CPU: decode and training tokens/s (issue 9)\n\n");
+  fmt::print("- machine: {} cores, {}, Linux {}; OpenMP threads: {}\n", sysconf(_SC_NPROCESSORS_ONLN), CpuModel(),
+             uts.release, Threads());
+  fmt::print("- backend: the CPU reference (cpu_ops.cc), fp32\n");
+  for (const Size& s : sizes) {
+    fmt::print("- {} model: dim {}, {} layers, {} heads / {} kv heads, hidden {}, vocab {}: {} parameters\n", s.name,
+               s.config.dim, s.config.n_layers, s.config.n_heads, s.config.n_kv_heads, s.config.hidden_dim,
+               s.config.vocab_size, s.config.num_params());
+  }
+  fmt::print("\n| model | measure | tokens/s |\n|---|---|---:|\n");
+  for (const Size& s : sizes) {
+    auto model = std::move(Model::Create(cpu, s.config, 1)).value();
+    for (int batch : {1, 8, 32}) {
+      fmt::print("| {} | decode, batch {} (context {}+) | {:.0f} |\n", s.name, batch, kPrompt,
+                 DecodeTokensPerSecond(*model, batch));
+      std::fflush(stdout);
+    }
+    const int B = 4;
+    const int T = 64;
+    fmt::print("| {} | train (forward + backward + AdamW), {} x {} tokens | {:.0f} |\n", s.name, B, T,
+               TrainTokensPerSecond(*model, B, T));
+    std::fflush(stdout);
+  }
+  return 0;
+}

@@ -1,0 +1,235 @@
+// Incremental decoding, continuous batching, sampling and candidate scoring, each against the
+// training forward or against decoding alone.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "tests/trainer-client/policy_test_util.h"
+#include "trainer-client/policy/cpu_ops.h"
+#include "trainer-client/policy/decoder.h"
+#include "trainer-client/policy/generator.h"
+
+namespace rock::policy {
+namespace {
+
+using testing::MakeModel;
+using testing::RandomTokens;
+using testing::TinyConfig;
+
+// log-softmax of the full forward's logits (T,V) for one sequence.
+std::vector<float> FullForwardLogProbs(Model& model, const std::vector<int>& tokens) {
+  const int T = static_cast<int>(tokens.size());
+  std::vector<float> zeros(tokens.size(), 0.0f);
+  auto loss = model.Forward(tokens, tokens, zeros, 1, T);
+  EXPECT_TRUE(loss.ok()) << loss.status().ToString();
+  std::vector<float> logits = model.Logits();
+  cpu::LogSoftmax(logits.data(), logits.data(), T, model.config().vocab_size);
+  return logits;
+}
+
+TEST(Decoder, KvCacheDecodingMatchesTheFullForward) {
+  CpuBackend cpu;
+  const ModelConfig c = TinyConfig();
+  auto model = MakeModel(cpu, c, 1, 0.3f);
+  const std::vector<int> tokens = RandomTokens(12, c.vocab_size, 2);
+  const std::vector<float> full = FullForwardLogProbs(*model, tokens);
+  const size_t V = static_cast<size_t>(c.vocab_size);
+
+  // One token per step, in slot 1 of 3 (slots must not leak into each other: slot 0 gets other
+  // tokens at the same positions in between).
+  auto dec = Decoder::Create(*model, 3, c.max_seq);
+  ASSERT_TRUE(dec.ok());
+  const std::vector<int> other = RandomTokens(tokens.size(), c.vocab_size, 3);
+  for (size_t t = 0; t < tokens.size(); t++) {
+    const std::vector<DecodeEntry> entries = {{0, static_cast<int>(t), other[t]},
+                                              {1, static_cast<int>(t), tokens[t]}};
+    auto logp = (*dec)->Step(entries);
+    ASSERT_TRUE(logp.ok()) << logp.status().ToString();
+    for (size_t i = 0; i < V; i++) ASSERT_NEAR((*logp)[V + i], full[t * V + i], 1e-4) << "t=" << t;
+  }
+  // The same sequence as one prefill call in slot 2.
+  std::vector<DecodeEntry> prefill;
+  for (size_t t = 0; t < tokens.size(); t++) prefill.push_back({2, static_cast<int>(t), tokens[t]});
+  auto logp = (*dec)->Step(prefill);
+  ASSERT_TRUE(logp.ok());
+  for (size_t i = 0; i < full.size(); i++) ASSERT_NEAR((*logp)[i], full[i], 1e-4) << i;
+}
+
+TEST(Decoder, RefusesEntriesOutsideTheCache) {
+  CpuBackend cpu;
+  auto model = MakeModel(cpu, TinyConfig(), 1);
+  auto dec = Decoder::Create(*model, 2, 8);
+  ASSERT_TRUE(dec.ok());
+  const std::vector<DecodeEntry> bad_slot = {{2, 0, 1}};
+  EXPECT_EQ((*dec)->Step(bad_slot).status().code(), Code::kInvalidArgument);
+  const std::vector<DecodeEntry> bad_pos = {{0, 8, 1}};
+  EXPECT_NE((*dec)->Step(bad_pos).status().message().find("pos 8"), std::string::npos);
+  EXPECT_FALSE(Decoder::Create(*model, 2, 17).ok());  // beyond the model's max_seq
+}
+
+struct Job {
+  std::vector<int> prompt;
+  int max_new;
+};
+
+std::vector<Job> Jobs(const ModelConfig& c) {
+  return {{RandomTokens(3, c.vocab_size, 10), 5}, {RandomTokens(7, c.vocab_size, 11), 2},
+          {RandomTokens(1, c.vocab_size, 12), 8}, {RandomTokens(5, c.vocab_size, 13), 4},
+          {RandomTokens(2, c.vocab_size, 14), 6}};
+}
+
+TEST(Generator, ContinuousBatchingMatchesDecodingEachAlone) {
+  CpuBackend cpu;
+  const ModelConfig c = TinyConfig();
+  auto model = MakeModel(cpu, c, 4, 0.3f);
+  const std::vector<Job> jobs = Jobs(c);
+  SamplingParams greedy{.temperature = 0.0f};
+
+  std::vector<Completion> alone;
+  for (const Job& job : jobs) {
+    auto gen = Generator::Create(*model, 1, 0);
+    ASSERT_TRUE(gen.ok());
+    greedy.max_new_tokens = job.max_new;
+    ASSERT_TRUE((*gen)->Submit(job.prompt, greedy).ok());
+    auto done = (*gen)->RunToCompletion();
+    ASSERT_TRUE(done.ok());
+    ASSERT_EQ(done->size(), 1u);
+    alone.push_back((*done)[0]);
+  }
+
+  auto gen = Generator::Create(*model, 2, 0);
+  ASSERT_TRUE(gen.ok());
+  std::map<uint64_t, size_t> job_of;
+  for (size_t j = 0; j < jobs.size(); j++) {
+    greedy.max_new_tokens = jobs[j].max_new;
+    auto id = (*gen)->Submit(jobs[j].prompt, greedy);
+    ASSERT_TRUE(id.ok());
+    job_of[*id] = j;
+  }
+  auto done = (*gen)->RunToCompletion();
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  ASSERT_EQ(done->size(), jobs.size());
+  std::map<int, int64_t> slot_free_since;  // slot -> the step after its last completion
+  for (const Completion& got : *done) {
+    const Completion& want = alone[job_of.at(got.id)];
+    EXPECT_EQ(got.tokens, want.tokens) << "job " << job_of.at(got.id);
+    ASSERT_EQ(got.logprobs.size(), want.logprobs.size());
+    for (size_t i = 0; i < got.logprobs.size(); i++) EXPECT_NEAR(got.logprobs[i], want.logprobs[i], 1e-5);
+    EXPECT_EQ(static_cast<int>(got.tokens.size()), jobs[job_of.at(got.id)].max_new);
+    // Queue work never waits for a free slot: a slot's next sequence starts on the next step.
+    if (auto it = slot_free_since.find(got.slot); it != slot_free_since.end()) {
+      EXPECT_EQ(got.first_step, it->second) << "slot " << got.slot << " idled";
+    }
+    slot_free_since[got.slot] = got.last_step + 1;
+  }
+  // 5 jobs in 2 slots: the two slots were both reused.
+  EXPECT_EQ(slot_free_since.size(), 2u);
+  // One after another the jobs take 25 steps (one per generated token); two slots take fewer.
+  EXPECT_LT((*gen)->steps(), 25);
+}
+
+TEST(Generator, FinishedSlotIsReusedForTheQueuedPromptAtOnce) {
+  CpuBackend cpu;
+  const ModelConfig c = TinyConfig();
+  auto model = MakeModel(cpu, c, 5, 0.3f);
+  auto gen = Generator::Create(*model, 1, 0);
+  ASSERT_TRUE(gen.ok());
+  const SamplingParams p{.temperature = 0.0f, .max_new_tokens = 3};
+  ASSERT_TRUE((*gen)->Submit({1, 2, 3}, p).ok());
+  ASSERT_TRUE((*gen)->Submit({4, 5}, p).ok());
+  auto first = (*gen)->Step();
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->empty());
+  ASSERT_TRUE((*gen)->Step().ok());
+  auto third = (*gen)->Step();
+  ASSERT_TRUE(third.ok());
+  ASSERT_EQ(third->size(), 1u);
+  EXPECT_EQ((*third)[0].last_step, 3);
+  auto rest = (*gen)->RunToCompletion();
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].slot, 0);
+  EXPECT_EQ((*rest)[0].first_step, 4);
+  EXPECT_EQ((*gen)->steps(), 6);
+  EXPECT_TRUE((*gen)->idle());
+}
+
+TEST(Generator, StopTokenEndsASequenceAndMaxSeqBoundsIt) {
+  CpuBackend cpu;
+  const ModelConfig c = TinyConfig();
+  auto model = MakeModel(cpu, c, 6, 0.3f);
+  auto gen = Generator::Create(*model, 1, 0);
+  ASSERT_TRUE(gen.ok());
+  // Greedy decoding of this prompt; then make its third token the stop token.
+  ASSERT_TRUE((*gen)->Submit({1, 2}, {.temperature = 0.0f, .max_new_tokens = 5}).ok());
+  auto free_run = (*gen)->RunToCompletion();
+  ASSERT_TRUE(free_run.ok());
+  const int stop = (*free_run)[0].tokens[2];
+  ASSERT_TRUE((*gen)->Submit({1, 2}, {.temperature = 0.0f, .max_new_tokens = 5, .stop_token = stop}).ok());
+  auto stopped = (*gen)->RunToCompletion();
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_TRUE((*stopped)[0].stopped);
+  EXPECT_EQ((*stopped)[0].tokens.back(), stop);
+  EXPECT_LE((*stopped)[0].tokens.size(), 3u);
+  // A prompt of 14 in a 16-position cache yields at most 3 tokens (positions 14, 15 and one
+  // sampled after the last cached position).
+  ASSERT_TRUE((*gen)->Submit(RandomTokens(14, c.vocab_size, 7), {.temperature = 0.0f, .max_new_tokens = 50}).ok());
+  auto bounded = (*gen)->RunToCompletion();
+  ASSERT_TRUE(bounded.ok());
+  EXPECT_EQ((*bounded)[0].tokens.size(), 3u);
+  EXPECT_FALSE((*gen)->Submit({}, {}).ok());
+}
+
+TEST(Generator, SamplingIsSeededAndTopPNarrowsToTheMostLikelyToken) {
+  CpuBackend cpu;
+  const ModelConfig c = TinyConfig();
+  auto model = MakeModel(cpu, c, 8, 0.3f);
+  auto run = [&](uint64_t seed, SamplingParams p) {
+    auto gen = Generator::Create(*model, 2, seed);
+    EXPECT_TRUE(gen.ok());
+    EXPECT_TRUE((*gen)->Submit({3, 1, 4}, p).ok());
+    auto done = (*gen)->RunToCompletion();
+    EXPECT_TRUE(done.ok());
+    return (*done)[0];
+  };
+  const SamplingParams hot{.temperature = 1.5f, .top_p = 1.0f, .max_new_tokens = 12};
+  EXPECT_EQ(run(42, hot).tokens, run(42, hot).tokens);
+  EXPECT_NE(run(42, hot).tokens, run(43, hot).tokens);
+  // top_p tiny keeps only the argmax: the same as greedy, whatever the seed and temperature.
+  const Completion greedy = run(1, {.temperature = 0.0f, .max_new_tokens = 12});
+  const Completion nucleus = run(99, {.temperature = 1.5f, .top_p = 1e-6f, .max_new_tokens = 12});
+  EXPECT_EQ(nucleus.tokens, greedy.tokens);
+  // Reported log-probs are the model's own (temperature 1), so both agree too.
+  for (size_t i = 0; i < greedy.logprobs.size(); i++) EXPECT_FLOAT_EQ(nucleus.logprobs[i], greedy.logprobs[i]);
+}
+
+TEST(ScoreCandidates, EqualsTheSumOfFullForwardLogProbs) {
+  CpuBackend cpu;
+  const ModelConfig c = TinyConfig();
+  auto model = MakeModel(cpu, c, 9, 0.3f);
+  const std::vector<int> prompt = RandomTokens(5, c.vocab_size, 10);
+  std::vector<std::vector<int>> candidates;
+  for (int i = 0; i < 19; i++) candidates.push_back(RandomTokens(1 + i % 6, c.vocab_size, 100 + i));  // > 16 slots
+  auto scores = ScoreCandidates(*model, prompt, candidates);
+  ASSERT_TRUE(scores.ok()) << scores.status().ToString();
+  ASSERT_EQ(scores->size(), candidates.size());
+  const size_t V = static_cast<size_t>(c.vocab_size);
+  for (size_t j = 0; j < candidates.size(); j++) {
+    std::vector<int> seq = prompt;
+    seq.insert(seq.end(), candidates[j].begin(), candidates[j].end());
+    const std::vector<float> logp = FullForwardLogProbs(*model, seq);
+    double want = 0.0;
+    for (size_t i = 0; i < candidates[j].size(); i++) {
+      want += logp[(prompt.size() - 1 + i) * V + static_cast<size_t>(candidates[j][i])];
+    }
+    EXPECT_NEAR((*scores)[j], want, 1e-4) << "candidate " << j;
+  }
+  EXPECT_FALSE(ScoreCandidates(*model, {}, candidates).ok());
+  const std::vector<std::vector<int>> too_long = {RandomTokens(12, c.vocab_size, 1)};
+  EXPECT_EQ(ScoreCandidates(*model, prompt, too_long).status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace rock::policy

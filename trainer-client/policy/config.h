@@ -1,0 +1,31 @@
+// The shape of a Llama-architecture policy. Validate() before building a model: every other
+// part assumes the invariants it checks (heads divide dim, kv heads divide heads, even head dim).
+#pragma once
+
+#include <cstddef>
+
+#include "common/status.h"
+
+namespace rock::policy {
+
+struct ModelConfig {
+  int dim = 64;          // C, the residual stream width
+  int n_layers = 2;      // L
+  int n_heads = 4;       // NH query heads; head dim hd = dim / n_heads
+  int n_kv_heads = 2;    // NKV key/value heads shared by NH/NKV query heads each (GQA)
+  int hidden_dim = 128;  // the SwiGLU width
+  int vocab_size = 260;  // V; the byte tokenizer needs Tokenizer::kVocabSize
+  int max_seq = 128;     // the longest sequence the KV cache and RoPE serve
+  bool tied_embeddings = true;  // the output head reuses the token embedding
+  float rope_theta = 10000.0f;
+  float norm_eps = 1e-5f;
+
+  int head_dim() const { return dim / n_heads; }
+  // Parameter count of the model this config describes.
+  size_t num_params() const;
+};
+
+// Ok, or InvalidArgument naming the offending field: "n_kv_heads (3) must divide n_heads (4)".
+Status Validate(const ModelConfig& config);
+
+}  // namespace rock::policy

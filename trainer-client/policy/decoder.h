@@ -1,0 +1,48 @@
+// Incremental decoding with a KV cache of `slots` independent sequences. One Step runs any mix
+// of entries: a whole prompt for a newly filled slot and one token for each slot that is
+// generating, so sequences of different lengths decode together (continuous batching).
+// The model must outlive the decoder. Not thread-safe.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "common/status.h"
+#include "trainer-client/policy/model.h"
+
+namespace rock::policy {
+
+struct DecodeEntry {
+  int slot;   // which cached sequence
+  int pos;    // the token's position in it; the slot's cache must hold 0..pos-1
+  int token;
+};
+
+class Decoder {
+ public:
+  // A cache of slots x max_seq positions per layer (max_seq <= the model's max_seq).
+  static StatusOr<std::unique_ptr<Decoder>> Create(const Model& model, int slots, int max_seq);
+
+  int slots() const { return slots_; }
+  int max_seq() const { return max_seq_; }
+
+  // Runs the entries through the model, writing their keys and values into the cache, and
+  // returns the next-token log-probabilities (N,V) after each entry. Entries of one slot must be
+  // consecutive positions in order; a slot restarts simply by feeding position 0 again.
+  StatusOr<std::vector<float>> Step(std::span<const DecodeEntry> entries);
+
+ private:
+  Decoder(const Model& model, int slots, int max_seq);
+  void EnsureCapacity(size_t n);
+
+  const Model& model_;
+  int slots_;
+  int max_seq_;
+  DeviceBuffer kcache_;  // (L, S, max_seq, NKV, hd)
+  DeviceBuffer vcache_;
+  size_t capacity_ = 0;  // entries the scratch below holds
+  DeviceBuffer floats_;
+  DeviceBuffer ints_;
+};
+
+}  // namespace rock::policy

@@ -1,0 +1,172 @@
+#include "trainer-client/policy/generator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+namespace rock::policy {
+
+Generator::Generator(const Model& model, std::unique_ptr<Decoder> decoder, uint64_t seed)
+    : model_(model), decoder_(std::move(decoder)), rng_(seed), slots_(static_cast<size_t>(decoder_->slots())) {}
+
+StatusOr<std::unique_ptr<Generator>> Generator::Create(const Model& model, int slots, uint64_t seed) {
+  auto decoder = Decoder::Create(model, slots, model.config().max_seq);
+  if (!decoder.ok()) return decoder.status().WithContext("generator");
+  return std::unique_ptr<Generator>(new Generator(model, std::move(decoder).value(), seed));
+}
+
+StatusOr<uint64_t> Generator::Submit(std::vector<int> prompt, SamplingParams params) {
+  const ModelConfig& c = model_.config();
+  if (prompt.empty() || static_cast<int>(prompt.size()) >= c.max_seq) {
+    return InvalidArgument("submit: prompt of " + std::to_string(prompt.size()) + " tokens (must be 1.." +
+                           std::to_string(c.max_seq - 1) + ")");
+  }
+  for (int t : prompt) {
+    if (t < 0 || t >= c.vocab_size) return InvalidArgument("submit: token " + std::to_string(t) + " outside the vocabulary");
+  }
+  if (params.max_new_tokens <= 0 || !(params.top_p > 0.0f) || params.top_p > 1.0f) {
+    return InvalidArgument("submit: max_new_tokens must be positive and top_p in (0, 1]");
+  }
+  const uint64_t id = next_id_++;
+  queue_.push_back({id, std::move(prompt), params});
+  return id;
+}
+
+bool Generator::idle() const {
+  return queue_.empty() && std::none_of(slots_.begin(), slots_.end(), [](const Active& a) { return a.busy; });
+}
+
+int Generator::Sample(std::span<const float> logp, const SamplingParams& params) {
+  const int V = static_cast<int>(logp.size());
+  if (params.temperature <= 0.0f) {
+    return static_cast<int>(std::max_element(logp.begin(), logp.end()) - logp.begin());
+  }
+  // p_i ∝ exp(logp_i / T); logp is already normalised, so subtracting its max keeps exp in range.
+  const float mx = *std::max_element(logp.begin(), logp.end());
+  std::vector<double> p(static_cast<size_t>(V));
+  double sum = 0.0;
+  for (int i = 0; i < V; i++) sum += p[static_cast<size_t>(i)] = std::exp((logp[static_cast<size_t>(i)] - mx) / params.temperature);
+  std::vector<int> order(static_cast<size_t>(V));
+  std::iota(order.begin(), order.end(), 0);
+  // Ties broken by token id so the order (and the sample) does not depend on the sort.
+  std::sort(order.begin(), order.end(), [&p](int a, int b) {
+    const double pa = p[static_cast<size_t>(a)];
+    const double pb = p[static_cast<size_t>(b)];
+    return pa != pb ? pa > pb : a < b;
+  });
+  size_t keep = 0;
+  double mass = 0.0;
+  while (keep < order.size() && (keep == 0 || mass < params.top_p * sum)) mass += p[static_cast<size_t>(order[keep++])];
+  // 53 random bits as a double in [0, 1): the same on every standard library.
+  const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * mass;
+  double acc = 0.0;
+  for (size_t i = 0; i < keep; i++) {
+    acc += p[static_cast<size_t>(order[i])];
+    if (u < acc) return order[i];
+  }
+  return order[keep - 1];
+}
+
+StatusOr<std::vector<Completion>> Generator::Step() {
+  const int max_seq = decoder_->max_seq();
+  const int64_t step = ++steps_;
+  std::vector<DecodeEntry> entries;
+  std::vector<size_t> last_entry(slots_.size(), 0);  // the entry whose output samples the slot's next token
+  for (size_t s = 0; s < slots_.size(); s++) {
+    Active& a = slots_[s];
+    if (!a.busy && !queue_.empty()) {
+      a = Active{};
+      a.busy = true;
+      a.req = std::move(queue_.front());
+      queue_.pop_front();
+      a.out.id = a.req.id;
+      a.out.slot = static_cast<int>(s);
+      a.out.first_step = step;
+      for (int t : a.req.prompt) entries.push_back({static_cast<int>(s), a.len++, t});
+    } else if (a.busy) {
+      entries.push_back({static_cast<int>(s), a.len++, a.out.tokens.back()});
+    } else {
+      continue;
+    }
+    last_entry[s] = entries.size() - 1;
+  }
+  std::vector<Completion> done;
+  if (entries.empty()) return done;
+  auto logp = decoder_->Step(entries);
+  if (!logp.ok()) return logp.status().WithContext("generator step " + std::to_string(step));
+  const size_t V = static_cast<size_t>(model_.config().vocab_size);
+  for (size_t s = 0; s < slots_.size(); s++) {
+    Active& a = slots_[s];
+    if (!a.busy) continue;
+    std::span<const float> row(logp->data() + last_entry[s] * V, V);
+    const int token = Sample(row, a.req.params);
+    a.out.tokens.push_back(token);
+    a.out.logprobs.push_back(row[static_cast<size_t>(token)]);
+    a.out.stopped = token == a.req.params.stop_token;
+    // The sampled token enters the cache on the next step, so the cache must have room for it.
+    const bool full = a.len >= max_seq;
+    if (a.out.stopped || full || static_cast<int>(a.out.tokens.size()) >= a.req.params.max_new_tokens) {
+      a.out.last_step = step;
+      done.push_back(std::move(a.out));
+      a.busy = false;  // the next Step hands this slot to the queue
+    }
+  }
+  return done;
+}
+
+StatusOr<std::vector<Completion>> Generator::RunToCompletion() {
+  std::vector<Completion> all;
+  while (!idle()) {
+    auto done = Step();
+    if (!done.ok()) return done.status();
+    for (Completion& c : *done) all.push_back(std::move(c));
+  }
+  return all;
+}
+
+StatusOr<std::vector<double>> ScoreCandidates(const Model& model, std::span<const int> prompt,
+                                              std::span<const std::vector<int>> candidates) {
+  const int max_seq = model.config().max_seq;
+  if (prompt.empty()) return InvalidArgument("score: empty prompt");
+  size_t longest = 0;
+  for (const std::vector<int>& cand : candidates) longest = std::max(longest, cand.size());
+  if (prompt.size() + longest > static_cast<size_t>(max_seq)) {
+    return InvalidArgument("score: prompt (" + std::to_string(prompt.size()) + ") + longest candidate (" +
+                           std::to_string(longest) + ") exceeds max_seq " + std::to_string(max_seq));
+  }
+  std::vector<double> scores(candidates.size(), 0.0);
+  if (candidates.empty()) return scores;
+  // Candidates in batches of up to kSlots, each in its own slot with its own copy of the prompt:
+  // recomputing the short prompt is cheaper than a cache copy for the few commands an env lists.
+  constexpr size_t kSlots = 16;
+  const size_t slots = std::min(kSlots, candidates.size());
+  auto decoder = Decoder::Create(model, static_cast<int>(slots), static_cast<int>(prompt.size() + longest));
+  if (!decoder.ok()) return decoder.status().WithContext("score");
+  const size_t V = static_cast<size_t>(model.config().vocab_size);
+  for (size_t first = 0; first < candidates.size(); first += slots) {
+    const size_t last = std::min(candidates.size(), first + slots);
+    std::vector<DecodeEntry> entries;
+    std::vector<size_t> start(last - first);  // each candidate's first entry
+    for (size_t j = first; j < last; j++) {
+      const int s = static_cast<int>(j - first);
+      start[j - first] = entries.size();
+      int pos = 0;
+      for (int t : prompt) entries.push_back({s, pos++, t});
+      for (int t : candidates[j]) entries.push_back({s, pos++, t});
+    }
+    auto logp = (*decoder)->Step(entries);
+    if (!logp.ok()) return logp.status().WithContext("score");
+    for (size_t j = first; j < last; j++) {
+      const std::vector<int>& cand = candidates[j];
+      // Candidate token i is predicted by the entry before it: prompt.size() - 1 + i.
+      for (size_t i = 0; i < cand.size(); i++) {
+        const size_t row = start[j - first] + prompt.size() - 1 + i;
+        scores[j] += (*logp)[row * V + static_cast<size_t>(cand[i])];
+      }
+    }
+  }
+  return scores;
+}
+
+}  // namespace rock::policy

@@ -1,0 +1,102 @@
+// A decoder-only Llama: token embedding, L blocks of [pre-norm RMSNorm -> GQA attention with
+// RoPE -> residual, RMSNorm -> SwiGLU FFN -> residual], final RMSNorm, output head (tied to the
+// embedding or not). All parameters live in one backend buffer carved into named tensors
+// (tensors() lists them in storage order, which is also the checkpoint order); gradients
+// mirror that layout. Not thread-safe: one Forward/Backward at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "trainer-client/policy/backend.h"
+#include "trainer-client/policy/config.h"
+
+namespace rock::policy {
+
+struct TensorInfo {
+  std::string name;             // "layers.0.wq"
+  std::vector<int64_t> shape;   // row-major
+  size_t offset = 0;            // in floats from the start of the parameter buffer
+  size_t size = 0;              // product of shape
+  bool weight_decay = false;    // matrices decay, norm gains do not
+};
+
+// Pointers to one set of tensors (parameters or their gradients) in backend memory.
+struct LayerTensors {
+  float* attn_norm;  // (C)
+  float* wq;         // (NH*hd, C)
+  float* wk;         // (NKV*hd, C)
+  float* wv;         // (NKV*hd, C)
+  float* wo;         // (C, NH*hd)
+  float* ffn_norm;   // (C)
+  float* w1;         // (H, C) gate
+  float* w3;         // (H, C) up
+  float* w2;         // (C, H) down
+};
+struct ModelTensors {
+  float* wte;         // (V, C)
+  std::vector<LayerTensors> layers;
+  float* final_norm;  // (C)
+  float* wout;        // (V, C); == wte when tied
+};
+
+// The tensor table of a config: names, shapes, offsets. Shared by the model and checkpoints.
+std::vector<TensorInfo> TensorLayout(const ModelConfig& config);
+
+// weights for Forward that make the loss the mean cross-entropy over positions where mask is
+// nonzero (all zero when the mask is empty).
+std::vector<float> MaskedMeanWeights(std::span<const uint8_t> mask);
+
+class Model {
+ public:
+  // Parameters drawn from N(0, 0.02) with a seeded RNG (the output projections wo and w2 scaled
+  // by 1/sqrt(2L), GPT-2 style, so the residual stream does not grow with depth); norm gains 1.
+  static StatusOr<std::unique_ptr<Model>> Create(Backend& backend, const ModelConfig& config, uint64_t seed);
+  ~Model();
+
+  const ModelConfig& config() const { return config_; }
+  Backend& backend() const { return backend_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  size_t num_params() const { return num_params_; }
+  float* params() const { return params_.as<float>(); }
+  float* grads() const { return grads_.as<float>(); }
+  const ModelTensors& weights() const { return weights_; }
+
+  std::vector<float> DownloadParams() const;
+  std::vector<float> DownloadGrads() const;
+  Status UploadParams(std::span<const float> host);
+
+  // Training forward over B sequences of T tokens. tokens, targets, weights are (B,T); the
+  // loss is sum weights * -log p(target), so the caller chooses the mean (MaskedMeanWeights)
+  // or, for policy gradients, per-token advantages. Keeps the activations for Backward.
+  StatusOr<float> Forward(std::span<const int> tokens, std::span<const int> targets,
+                          std::span<const float> weights, int B, int T);
+  // The logits (B,T,V) of the last Forward.
+  std::vector<float> Logits() const;
+  // The per-position losses -log p(target) (B,T) of the last Forward.
+  std::vector<float> Losses() const;
+  void ZeroGrad();
+  // grads += d loss / d params for the last Forward. FailedPrecondition without one.
+  Status Backward();
+
+ private:
+  struct Activations;
+  Model(Backend& backend, const ModelConfig& config);
+  void EnsureActivations(int B, int T);
+
+  Backend& backend_;
+  ModelConfig config_;
+  std::vector<TensorInfo> tensors_;
+  size_t num_params_ = 0;
+  DeviceBuffer params_;
+  DeviceBuffer grads_;
+  ModelTensors weights_;
+  ModelTensors grad_tensors_;
+  std::unique_ptr<Activations> acts_;
+};
+
+}  // namespace rock::policy
