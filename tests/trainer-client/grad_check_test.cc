@@ -32,6 +32,17 @@ double Dot(const std::vector<float>& y, const std::vector<float>& r) {
   return s;
 }
 
+// (loss(x + h) - loss(x - h)) / 2h in coordinate x, which loss() reads; x is restored.
+double CentralDifference(float& x, const std::function<double()>& loss) {
+  const float saved = x;
+  x = saved + kStep;
+  const double up = loss();
+  x = saved - kStep;
+  const double down = loss();
+  x = saved;
+  return (up - down) / (2.0 * static_cast<double>(kStep));
+}
+
 // Compares analytic with the central difference of loss() in every coordinate of x.
 void ExpectGradient(const char* what, std::vector<float>& x, const std::vector<float>& analytic,
                     const std::function<double()>& loss) {
@@ -39,13 +50,7 @@ void ExpectGradient(const char* what, std::vector<float>& x, const std::vector<f
   int bad = 0;
   double max_abs = 0.0;
   for (size_t i = 0; i < x.size(); i++) {
-    const float saved = x[i];
-    x[i] = saved + kStep;
-    const double up = loss();
-    x[i] = saved - kStep;
-    const double down = loss();
-    x[i] = saved;
-    const double numeric = (up - down) / (2.0 * static_cast<double>(kStep));
+    const double numeric = CentralDifference(x[i], loss);
     max_abs = std::max(max_abs, std::abs(numeric));
     if (std::abs(analytic[i] - numeric) > kAbsTol + kRelTol * std::abs(numeric) && bad++ < 5) {
       ADD_FAILURE() << what << "[" << i << "]: analytic " << analytic[i] << " numeric " << numeric;
@@ -206,19 +211,13 @@ void CheckWholeModel(bool tied) {
     // rather than per tensor here.
     int bad = 0;
     for (size_t i = 0; i < x.size(); i++) {
-      const float saved = x[i];
-      x[i] = saved + kStep;
-      const double up = loss();
-      x[i] = saved - kStep;
-      const double down = loss();
-      x[i] = saved;
-      loss();
-      const double numeric = (up - down) / (2.0 * static_cast<double>(kStep));
+      const double numeric = CentralDifference(x[i], loss);
       if (std::abs(analytic[i] - numeric) > 5e-3 + 2e-2 * std::abs(numeric)) {
         bad++;
         ADD_FAILURE() << t.name << "[" << at[i] - t.offset << "]: analytic " << analytic[i] << " numeric " << numeric;
       }
     }
+    loss();  // uploads the restored coordinates before the next tensor
     EXPECT_EQ(bad, 0) << t.name;
   }
   double norm = 0.0;
