@@ -9,8 +9,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <set>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <vector>
 
 #include "tests/trainer-client/policy_test_util.h"
@@ -226,6 +231,40 @@ void CheckWholeModel(bool tied) {
 }
 
 TEST(GradCheck, WholeModelTiedEmbeddings) { CheckWholeModel(true); }
+
+#ifdef _OPENMP
+// The CPU ops promise the same bits on any thread count (each output summed by one thread in a
+// fixed order); that is what makes resumed training bit-exact. A model big enough that the
+// matmuls and attention pass the parallel threshold, on 1 thread and on 2.
+TEST(CpuOps, ResultsDoNotDependOnTheThreadCount) {
+  CpuBackend cpu;
+  ModelConfig c = testing::TinyConfig();
+  c.dim = 64;
+  c.hidden_dim = 128;
+  c.vocab_size = 260;
+  c.max_seq = 32;
+  auto model = testing::MakeModel(cpu, c, 31, 0.1f);
+  const int B = 4, T = 32;
+  const std::vector<int> tokens = RandomTokens(B * T, c.vocab_size, 32);
+  const std::vector<float> weights(B * T, 1.0f / (B * T));
+  auto run = [&](int threads) {
+    omp_set_num_threads(threads);
+    EXPECT_TRUE(model->Forward(tokens, tokens, weights, B, T).ok());
+    model->ZeroGrad();
+    EXPECT_TRUE(model->Backward().ok());
+    std::vector<float> out = model->Logits();
+    const std::vector<float> g = model->DownloadGrads();
+    out.insert(out.end(), g.begin(), g.end());
+    return out;
+  };
+  const int saved = omp_get_max_threads();
+  const std::vector<float> one = run(1);
+  const std::vector<float> two = run(2);
+  omp_set_num_threads(saved);
+  ASSERT_EQ(one.size(), two.size());
+  EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0);
+}
+#endif
 TEST(GradCheck, WholeModelUntiedHead) { CheckWholeModel(false); }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +29,37 @@ TEST(AdamW, LearningRateWarmsUpThenFollowsTheCosineToTheFloor) {
   EXPECT_FLOAT_EQ(LearningRate(c, 110), 0.1f);
   EXPECT_FLOAT_EQ(LearningRate(c, 1000), 0.1f);
   for (int64_t s = 11; s < 110; s++) EXPECT_LT(LearningRate(c, s + 1), LearningRate(c, s));
+}
+
+// Step 1 of Adam is lr * sign(g) (m and v are g and g^2 after bias correction), whatever the
+// clipping scale; on top of it the decoupled decay subtracts lr * wd * p from matrices only.
+TEST(AdamW, FirstStepIsSignedLrPlusDecoupledDecayOnMatricesOnly) {
+  CpuBackend cpu;
+  auto model = MakeModel(cpu, testing::TinyConfig(), 2, 0.3f);
+  const std::vector<int> tokens = testing::RandomTokens(8, 20, 3);
+  const std::vector<float> weights(8, 1.0f);
+  ASSERT_TRUE(model->Forward(tokens, tokens, weights, 1, 8).ok());
+  model->ZeroGrad();
+  ASSERT_TRUE(model->Backward().ok());
+  const std::vector<float> g = model->DownloadGrads();
+  const std::vector<float> p0 = model->DownloadParams();
+  double norm = 0.0;
+  for (float x : g) norm += static_cast<double>(x) * x;
+  // eps far below the smallest clipped |g|, so it does not bend the sign.
+  const AdamWConfig config{.lr = 1e-2f, .warmup_steps = 0, .total_steps = 10, .eps = 1e-30f,
+                           .weight_decay = 0.5f, .clip_norm = 1e-3f};
+  AdamW opt(*model, config);
+  EXPECT_NEAR(opt.Step(), std::sqrt(norm), 1e-3 * std::sqrt(norm));  // the norm before clipping
+  const std::vector<float> p1 = model->DownloadParams();
+  const float lr = LearningRate(config, 1);  // step 1 of the cosine, just under the peak
+  for (const TensorInfo& t : model->tensors()) {
+    const float wd = t.shape.size() == 1 ? 0.0f : 0.5f;
+    for (size_t i = t.offset; i < t.offset + t.size; i++) {
+      if (g[i] == 0.0f) continue;  // embedding rows of unseen tokens: no signal to check
+      const float want = p0[i] - lr * ((g[i] > 0 ? 1.0f : -1.0f) + wd * p0[i]);
+      ASSERT_NEAR(p1[i], want, 1e-5f) << t.name << " at " << i - t.offset;
+    }
+  }
 }
 
 // A copy task: BOS a b c d SEP a b c d over 6 symbols; only what follows the input is a target.
