@@ -50,6 +50,11 @@ bool EpisodeHost::Handle(const json& message, const sandbox::Reply& reply) {
   return true;
 }
 
+bool EpisodeHost::Quick(const json& message) const {
+  const auto type = message.find("type");
+  return kind_ == "alfworld" && type != message.end() && *type == "step";
+}
+
 StatusOr<json> EpisodeHost::Dispatch(const std::string& type, const json& message) {
   StatusOr<uint32_t> slot = SlotOf(message, envs_.size());
   if (!slot.ok()) return slot.status();

@@ -27,6 +27,9 @@ class EpisodeHost : public sandbox::MessageHandler {
   EpisodeHost(std::string kind, uint32_t slots, EnvOptions options = {});
 
   bool Handle(const nlohmann::json& message, const sandbox::Reply& reply) override;
+  // ALFWorld steps take microseconds; every other message may take long (resets load games,
+  // sleepy sleeps, SWE-bench runs commands).
+  bool Quick(const nlohmann::json& message) const override;
 
  private:
   // reset, step or close: the answer, or the Status of the env_error.

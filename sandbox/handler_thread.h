@@ -26,9 +26,14 @@ class HandlerThread {
   HandlerThread& operator=(const HandlerThread&) = delete;
 
   void Post(nlohmann::json message);
+  // Handles `message` on the calling thread instead, if a handler finds it Quick and no message
+  // is queued or being handled; false (nothing done) otherwise. Called by the thread that posts.
+  bool HandleHereIfIdle(const nlohmann::json& message);
 
  private:
   void Loop();
+  // Runs `message` through the handlers, or replies that no handler knows its type.
+  void Handle(const nlohmann::json& message);
 
   const std::span<MessageHandler* const> handlers_;
   const Reply reply_;
@@ -36,6 +41,7 @@ class HandlerThread {
   std::condition_variable wake_;
   std::deque<nlohmann::json> queue_;  // guarded by mutex_
   bool stopping_ = false;             // guarded by mutex_
+  bool busy_ = false;                 // a message is being handled; guarded by mutex_
   std::thread thread_;                // last: starts once the members above exist
 };
 

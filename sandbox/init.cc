@@ -187,7 +187,7 @@ class Init {
     } else if (type == "stop") {
       exit_code_ = kExitStopped;
     } else if (handler_thread_) {
-      handler_thread_->Post(message);
+      if (!handler_thread_->HandleHereIfIdle(message)) handler_thread_->Post(message);
     } else {
       Send({{"type", "error"}, {"message", fmt::format("unknown message type '{}'", type)}});
     }

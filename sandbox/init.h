@@ -25,6 +25,10 @@ class MessageHandler {
   virtual ~MessageHandler() = default;
   // Handles `message` and returns true if its type is this handler's; false lets the next try.
   virtual bool Handle(const nlohmann::json& message, const Reply& reply) = 0;
+  // True when handling `message` takes microseconds (an ALFWorld step): init then runs it on its
+  // own thread whenever the handler thread is idle, which saves a hand-off between threads per
+  // step and keeps arrival order (nothing else is waiting or running).
+  virtual bool Quick(const nlohmann::json& /*message*/) const { return false; }
 };
 
 // Sends `ready`, then serves until `stop` or EOF on the control socket (returns 0, every other
