@@ -212,6 +212,11 @@ TEST_F(Checkpoints, TruncatedBadMagicAndFlippedBytesAreRefused) {
   bad = bytes;
   bad[12] = 0;  // dim 0: the config is refused by name
   EXPECT_NE(Parse(bad).status().message().find("dim"), std::string::npos);
+  bad = bytes;
+  const int32_t layers = 1 << 30;  // a header promising more than any file holds, not an allocation
+  std::memcpy(bad.data() + 16, &layers, sizeof(layers));
+  EXPECT_NE(Parse(bad).status().message().find("truncated: the config's tensors need"), std::string::npos)
+      << Parse(bad).status().message();
 
   // Through the file API the message names the file.
   {

@@ -162,6 +162,20 @@ StatusOr<Checkpoint> Parse(std::string_view bytes) {
   const uint32_t count = r.Get<uint32_t>("tensor count");
   if (!r.ok()) return r.error();
   if (Status s = Validate(c); !s.ok()) return Corruption("config: " + s.message());
+  // Before laying out or allocating anything: a corrupt header can claim billions of layers or
+  // a huge dim, and the file must hold the tensors it promises. Counted in floating point,
+  // where such a config cannot overflow.
+  const long double C = c.dim;
+  const long double KV = static_cast<long double>(c.n_kv_heads) * c.head_dim();
+  const long double embed = static_cast<long double>(c.vocab_size) * C;
+  const long double floats =
+      embed * (c.tied_embeddings ? 1 : 2) + C +
+      static_cast<long double>(c.n_layers) * (2 * C + 2 * C * C + 2 * KV * C + 3.0L * c.hidden_dim * C);
+  if (3 * floats * sizeof(float) > static_cast<long double>(r.left())) {
+    return Corruption("truncated: the config's tensors need " + std::to_string(3 * floats * sizeof(float)) +
+                      " bytes after offset " + std::to_string(r.at()) + ", the file has " +
+                      std::to_string(bytes.size()));
+  }
   const std::vector<TensorInfo> layout = TensorLayout(c);
   if (count != 3 * layout.size()) {
     return Corruption(std::to_string(count) + " tensors, the config needs " + std::to_string(3 * layout.size()));
