@@ -21,6 +21,11 @@ struct ModelConfig {
   float norm_eps = 1e-5f;
 
   int head_dim() const { return dim / n_heads; }
+  // The sizes the ops take (backend.h): C, hd, KV = NKV * hd, H, V.
+  struct Dims {
+    int C, hd, KV, H, V;
+  };
+  Dims dims() const { return {dim, head_dim(), n_kv_heads * head_dim(), hidden_dim, vocab_size}; }
   // Parameter count of the model this config describes.
   size_t num_params() const;
 };

@@ -56,11 +56,7 @@ StatusOr<std::vector<float>> Decoder::Step(std::span<const DecodeEntry> entries)
   Backend& be = model_.backend();
   const ModelTensors& w = model_.weights();
   const int n = static_cast<int>(N);
-  const int C = c.dim;
-  const int hd = c.head_dim();
-  const int KV = c.n_kv_heads * hd;
-  const int H = c.hidden_dim;
-  const int V = c.vocab_size;
+  const auto [C, hd, KV, H, V] = c.dims();
   const size_t NC = N * static_cast<size_t>(C);
   int* tokens = ints_.as<int>();
   int* slot = tokens + N;

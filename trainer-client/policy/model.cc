@@ -245,11 +245,7 @@ StatusOr<float> Model::Forward(std::span<const int> tokens, std::span<const int>
   Activations& a = *acts_;
   Backend& be = backend_;
   const int n = static_cast<int>(N);
-  const int C = c.dim;
-  const int hd = c.head_dim();
-  const int KV = c.n_kv_heads * hd;
-  const int H = c.hidden_dim;
-  const int V = c.vocab_size;
+  const auto [C, hd, KV, H, V] = c.dims();
   be.Upload(a.tokens, tokens.data(), N * sizeof(int));
   be.Upload(a.targets, targets.data(), N * sizeof(int));
   be.Upload(a.weights, weights.data(), N * sizeof(float));
@@ -311,11 +307,7 @@ Status Model::Backward() {
   const int T = a.T;
   const int n = B * T;
   const size_t N = static_cast<size_t>(n);
-  const int C = c.dim;
-  const int hd = c.head_dim();
-  const int KV = c.n_kv_heads * hd;
-  const int H = c.hidden_dim;
-  const int V = c.vocab_size;
+  const auto [C, hd, KV, H, V] = c.dims();
   const size_t NC = N * static_cast<size_t>(C);
 
   be.CrossEntropyBackward(a.dlogits, a.logits, a.targets, a.weights, n, V);  // (N,V)
