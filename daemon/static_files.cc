@@ -4,6 +4,8 @@
 #include <functional>
 #include <sstream>
 
+#include "daemon/install_paths.h"
+
 namespace rock {
 namespace {
 
@@ -60,11 +62,7 @@ HttpResponse StaticFiles::Serve(const HttpRequest& request) const {
 }
 
 std::filesystem::path DashboardDir(const std::string& configured) {
-  if (!configured.empty()) return configured;
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return "/usr/local/share/rockd/dashboard";
-  return exe.parent_path().parent_path() / "share" / "rockd" / "dashboard";
+  return configured.empty() ? InstalledDataDir("dashboard") : std::filesystem::path(configured);
 }
 
 }  // namespace rock
