@@ -65,22 +65,22 @@ bool Within(const fs::path& path, const fs::path& root) {
 
 }  // namespace
 
-Editor::Editor(fs::path root, fs::path shown_root) : root_(std::move(root)), shown_root_(std::move(shown_root)) {}
+Editor::Editor(fs::path root) : root_(root.lexically_normal()) {}
 
 StatusOr<fs::path> Editor::Resolve(const std::string& path) const {
   fs::path asked(path);
   fs::path relative;
   if (asked.is_absolute()) {
     const fs::path normal = asked.lexically_normal();
-    if (!Within(normal, shown_root_)) {
-      return InvalidArgument(Cat("The path ", path, " is outside the repository ", shown_root_.string(), "; edit files under it."));
+    if (!Within(normal, root_)) {
+      return InvalidArgument(Cat("The path ", path, " is outside the repository ", root_.string(), "; edit files under it."));
     }
-    relative = normal.lexically_relative(shown_root_);
+    relative = normal.lexically_relative(root_);
   } else {
     relative = asked.lexically_normal();
   }
   if (!relative.empty() && *relative.begin() == "..") {
-    return InvalidArgument(Cat("The path ", path, " is outside the repository ", shown_root_.string(), "."));
+    return InvalidArgument(Cat("The path ", path, " is outside the repository ", root_.string(), "."));
   }
   const fs::path file = (root_ / relative).lexically_normal();
   std::error_code ec;
@@ -93,7 +93,7 @@ StatusOr<fs::path> Editor::Resolve(const std::string& path) const {
 }
 
 std::string Editor::Shown(const fs::path& file) const {
-  return (shown_root_ / file.lexically_relative(root_)).lexically_normal().string();
+  return file.lexically_normal().string();
 }
 
 StatusOr<std::string> Editor::Apply(const EditAction& edit) {

@@ -16,17 +16,16 @@ namespace rock::envs::swebench {
 
 class Editor {
  public:
-  // `root` must exist; `shown_root` is how paths under it are written in answers (the agent's
-  // view: /workspace/repo inside a sandbox, while `root` may be elsewhere in a test).
-  Editor(std::filesystem::path root, std::filesystem::path shown_root);
+  // `root` must exist; answers name files by their absolute paths under it.
+  explicit Editor(std::filesystem::path root);
 
   // The observation of a successful edit, or InvalidArgument/NotFound with the message the
   // agent sees instead. Nothing changes on disk when it fails.
   StatusOr<std::string> Apply(const EditAction& edit);
 
  private:
-  // The file `path` (absolute in the agent's view, or relative to the root) names, confined to
-  // the root; symbolic links that leave it are refused.
+  // The file `path` (absolute, or relative to the root) names, confined to the root; symbolic
+  // links that leave it are refused.
   StatusOr<std::filesystem::path> Resolve(const std::string& path) const;
   std::string Shown(const std::filesystem::path& file) const;
 
@@ -39,7 +38,6 @@ class Editor {
   Status Write(const std::filesystem::path& file, const std::string& before, const std::string& text);
 
   std::filesystem::path root_;
-  std::filesystem::path shown_root_;
   // Earlier contents per file, newest last; nullopt: the file did not exist (create).
   std::map<std::filesystem::path, std::vector<std::optional<std::string>>> history_;
 };

@@ -180,7 +180,7 @@ StatusOr<ResetResult> SwebenchEnv::Reset(const json& task, uint64_t /*seed: the 
   const auto started = std::chrono::steady_clock::now();
   if (Status s = ClearWorkspace(); !s.ok()) return s;
   if (Status s = GitCheckout(commands_, episode->mirror, episode->instance.base_commit, repo_dir_); !s.ok()) return s;
-  episode->editor = std::make_unique<Editor>(repo_dir_, repo_dir_);
+  episode->editor = std::make_unique<Editor>(repo_dir_);
   const Instance& instance = episode->instance;
   ResetResult result;
   result.observation = instance.problem_statement +

@@ -210,7 +210,7 @@ class EditorTest : public ::testing::Test {
   }
 
   const fs::path root_ = fs::temp_directory_path() / ("swebench-editor-" + std::to_string(getpid()));
-  Editor editor_{root_, root_};
+  Editor editor_{root_};
 };
 
 TEST_F(EditorTest, ViewsFilesAndDirectories) {
