@@ -114,7 +114,20 @@ StatusOr<fs::path> SwebenchEnv::DataPath(const std::string& field, const std::st
   return fs::path(options_.data_dir) / path;
 }
 
-StatusOr<SwebenchEnv::Episode> SwebenchEnv::Resolve(const json& task) const {
+StatusOr<const std::vector<Instance>*> SwebenchEnv::InstancesIn(const fs::path& file) {
+  std::error_code ec;
+  const fs::file_time_type modified = fs::last_write_time(file, ec);
+  if (ec) return NotFound("cannot open instance file " + file.string() + ": " + ec.message());
+  const auto cached = instance_files_.find(file);
+  if (cached != instance_files_.end() && cached->second.modified == modified) return &cached->second.instances;
+  auto instances = LoadInstances(file);
+  if (!instances.ok()) return instances.status();
+  LoadedInstances& loaded = instance_files_[file];
+  loaded = {.modified = modified, .instances = std::move(instances).value()};
+  return &loaded.instances;
+}
+
+StatusOr<SwebenchEnv::Episode> SwebenchEnv::Resolve(const json& task) {
   if (!task.is_object()) return InvalidArgument("a SWE-bench task must be an object with 'instance_id'");
   for (const auto& [key, value] : task.items()) {
     if (key != "instance_id" && key != "instance_file" && key != "repo_path" && key != "max_steps" && key != "bash_timeout_s") {
@@ -133,10 +146,10 @@ StatusOr<SwebenchEnv::Episode> SwebenchEnv::Resolve(const json& task) const {
   }
   auto file = DataPath("instance_file", instance_file);
   if (!file.ok()) return file.status();
-  auto instances = LoadInstances(*file);
+  auto instances = InstancesIn(*file);
   if (!instances.ok()) return instances.status();
-  for (Instance& instance : *instances) {
-    if (instance.instance_id == instance_id) episode.instance = std::move(instance);
+  for (const Instance& instance : **instances) {
+    if (instance.instance_id == instance_id) episode.instance = instance;
   }
   if (episode.instance.instance_id.empty()) {
     return NotFound("no instance '" + instance_id + "' in " + instance_file);

@@ -11,9 +11,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "envs/env.h"
 #include "envs/env_factory.h"
@@ -44,7 +46,10 @@ class SwebenchEnv : public Env {
     std::unique_ptr<Editor> editor;
   };
 
-  StatusOr<Episode> Resolve(const nlohmann::json& task) const;
+  StatusOr<Episode> Resolve(const nlohmann::json& task);
+  // The instances of a file, parsed again only when the file has changed: a dataset of thousands
+  // of instances is not re-read by every reset.
+  StatusOr<const std::vector<Instance>*> InstancesIn(const std::filesystem::path& file);
   // A data-dir-relative path from a task, confined to the data dir.
   StatusOr<std::filesystem::path> DataPath(const std::string& field, const std::string& relative) const;
   Status ClearWorkspace() const;
@@ -57,6 +62,11 @@ class SwebenchEnv : public Env {
   std::string repo_dir_;  // the agent's checkout
   Commands commands_;
   std::optional<Episode> episode_;
+  struct LoadedInstances {
+    std::filesystem::file_time_type modified;
+    std::vector<Instance> instances;
+  };
+  std::map<std::filesystem::path, LoadedInstances> instance_files_;
 };
 
 }  // namespace rock::envs::swebench
