@@ -9,14 +9,19 @@
 #include <string>
 #include <vector>
 
+#include "envs/alfworld/expert.h"
 #include "envs/alfworld/generator.h"
 #include "envs/alfworld/pddl/game_file.h"
 
 namespace rock::alfworld {
 namespace {
 
-constexpr std::string_view kFields[] = {"type",     "seed",      "split",           "index",
-                                        "gamefile", "max_steps", "alfworld_version"};
+constexpr std::string_view kFields[] = {"type",      "seed",             "split", "index", "gamefile",
+                                        "max_steps", "alfworld_version", "reward"};
+
+// Commands the expert may take to finish from any state; a plan longer than this counts as
+// unreachable for the progress reward (the expert needs at most a few dozen).
+constexpr int kExpertPlanBudget = 200;
 
 Status FieldError(std::string_view field, std::string_view want) {
   return InvalidArgument("task." + std::string(field) + ": expected " + std::string(want));
@@ -30,6 +35,7 @@ struct TaskRequest {
   std::string gamefile;
   int max_steps = kDefaultMaxSteps;
   Grammar grammar = Grammar::kV04;
+  bool progress_reward = false;
 };
 
 // "0.3", "0.3.2", "0.4", ...: versions before 0.4 use the old grammar.
@@ -96,6 +102,11 @@ StatusOr<TaskRequest> ParseTask(const nlohmann::json& task, uint64_t seed) {
     if (!v.is_string() || !ParseVersion(v.get<std::string>(), &req.grammar)) {
       return FieldError("alfworld_version", "a version string such as \"0.3\" or \"0.4\"");
     }
+  }
+  if (task.contains("reward")) {
+    const nlohmann::json& v = task.at("reward");
+    if (!v.is_string() || (v != "won" && v != "progress")) return FieldError("reward", "\"won\" or \"progress\"");
+    req.progress_reward = v == "progress";
   }
   if (!req.gamefile.empty()) {
     if (req.type || req.split || req.seed || req.index) {
@@ -244,6 +255,8 @@ StatusOr<envs::ResetResult> AlfworldEnv::Reset(const nlohmann::json& task, uint6
   max_steps_ = req.max_steps;
   steps_ = 0;
   done_ = engine_->won();
+  progress_reward_ = req.progress_reward;
+  if (progress_reward_) plan_length_ = ExpertPlanLength();
   envs::ResetResult result;
   result.observation = engine_->observation();
   result.info = Info();
@@ -259,10 +272,21 @@ StatusOr<envs::StepResult> AlfworldEnv::Step(std::string_view action) {
   result.observation = engine_->observation();
   result.terminated = outcome.won;
   result.reward = outcome.won ? 1.0 : 0.0;
+  if (progress_reward_) {
+    const int before = plan_length_;
+    plan_length_ = outcome.won ? 0 : ExpertPlanLength();
+    result.reward = std::clamp(before - plan_length_, -1, 1);
+  }
   result.truncated = !outcome.won && steps_ >= max_steps_;
   done_ = result.terminated || result.truncated;
   result.info = Info();
   return result;
+}
+
+int AlfworldEnv::ExpertPlanLength() const {
+  Engine copy = *engine_;
+  const size_t played = RunExpert(copy, kExpertPlanBudget).size();
+  return copy.won() ? static_cast<int>(played) : kExpertPlanBudget;
 }
 
 nlohmann::json AlfworldEnv::Info() {
@@ -273,6 +297,7 @@ nlohmann::json AlfworldEnv::Info() {
   info["won"] = engine_->won();
   info["task"] = engine_->game().task_text;
   info["game_id"] = engine_->game().id;
+  if (progress_reward_) info["expert_plan_length"] = plan_length_;
   if (!gamefile_.empty()) info["gamefile"] = gamefile_;
   return info;
 }

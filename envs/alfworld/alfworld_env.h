@@ -6,7 +6,11 @@
 //        in the split's solvable trials (pddl::ListSplit)
 //   {"gamefile": "/path/game.tw-pddl"}                 a real game file (or a trial directory)
 // plus optional "max_steps" (default 50; every step counts, valid or not) and
-// "alfworld_version": "0.3" | "0.4" (default 0.4: "move {o} to {r}", "You arrive at {r}.").
+// "alfworld_version": "0.3" | "0.4" (default 0.4: "move {o} to {r}", "You arrive at {r}.")
+// and "reward": "won" (default: 1 on the winning step, else 0) | "progress" (TextWorld's
+// intermediate reward: +1 when a step shortened the expert's plan to the goal, -1 when it
+// lengthened it, else 0, so an RL agent learns from every episode, not only from the rare win;
+// info then carries expert_plan_length).
 // `seed` of Reset stands in for a missing task seed. info carries admissible_commands, won,
 // task (the task text), game_id and, for files, gamefile.
 #pragma once
@@ -37,6 +41,8 @@ class AlfworldEnv : public envs::Env {
 
  private:
   nlohmann::json Info();
+  // Commands the expert needs from the current state; kExpertPlanBudget when it cannot finish.
+  int ExpertPlanLength() const;
 
   std::string data_dir_;
   std::string game_key_;  // what the current game was made from, to reuse it on the next Reset
@@ -46,6 +52,8 @@ class AlfworldEnv : public envs::Env {
   int max_steps_ = kDefaultMaxSteps;
   int steps_ = 0;
   bool done_ = true;
+  bool progress_reward_ = false;
+  int plan_length_ = 0;
 };
 
 }  // namespace rock::alfworld

@@ -69,6 +69,59 @@ TEST(AlfworldEnv, ExpertEpisodeIsRewardedOnTheWinningStepOnly) {
   }
 }
 
+TEST(AlfworldEnv, ProgressRewardFollowsTheExpertPlan) {
+  for (TaskType type : kAllTaskTypes) {
+    AlfworldEnv env;
+    const json task = {{"type", TaskTypeName(type)}, {"seed", 5}, {"reward", "progress"}};
+    auto reset = env.Reset(task, 0);
+    ASSERT_TRUE(reset.ok()) << reset.status().ToString();
+    const int plan_length = reset->info.at("expert_plan_length");
+    ASSERT_GT(plan_length, 0);
+    // The expert's own plan: each command shortens it by one, so the return is its length.
+    auto gen = GenerateGame(type, Split::kTrain, 5);
+    ASSERT_TRUE(gen.ok());
+    auto game = MakeGame(gen->problem, gen->id, gen->task_text);
+    ASSERT_TRUE(game.ok());
+    Engine shadow(*game);
+    const std::vector<std::string> plan = RunExpert(shadow, 100);
+    ASSERT_EQ(static_cast<int>(plan.size()), plan_length) << TaskTypeName(type);
+    double total = 0;
+    for (const std::string& command : plan) {
+      auto s = env.Step(command);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      EXPECT_EQ(s->reward, 1.0) << command;
+      total += s->reward;
+    }
+    EXPECT_EQ(total, plan_length);
+  }
+  // A detour that changes nothing earns 0; picking up the wrong thing costs -1.
+  AlfworldEnv env;
+  auto reset = env.Reset({{"type", "pick_and_place_simple"}, {"seed", 5}, {"reward", "progress"}}, 0);
+  ASSERT_TRUE(reset.ok());
+  auto look = env.Step("look");
+  ASSERT_TRUE(look.ok());
+  EXPECT_EQ(look->reward, 0.0);
+  EXPECT_EQ(look->info.at("expert_plan_length"), reset->info.at("expert_plan_length"));
+  bool saw_penalty = false;
+  for (const std::string& command : Commands(look->info)) {
+    if (command.rfind("go to ", 0) != 0) continue;
+    auto go = env.Step(command);
+    ASSERT_TRUE(go.ok());
+    for (const std::string& take : Commands(go->info)) {
+      if (take.rfind("take ", 0) != 0) continue;
+      AlfworldEnv probe;
+      ASSERT_TRUE(probe.Reset({{"type", "pick_and_place_simple"}, {"seed", 5}, {"reward", "progress"}}, 0).ok());
+      ASSERT_TRUE(probe.Step("look").ok());
+      ASSERT_TRUE(probe.Step(command).ok());
+      auto taken = probe.Step(take);
+      ASSERT_TRUE(taken.ok());
+      if (taken->reward < 0) saw_penalty = true;
+    }
+    if (saw_penalty) break;
+  }
+  EXPECT_TRUE(saw_penalty) << "no wrong pick-up found to penalize";
+}
+
 TEST(AlfworldEnv, StepLimitCountsEveryStepAndTruncates) {
   AlfworldEnv env;
   ASSERT_TRUE(
@@ -239,6 +292,8 @@ TEST(AlfworldEnv, MalformedTasksNameTheField) {
       {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"alfworld_version", 0.3}},
        "task.alfworld_version"},
       {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"sede", 2}}, "task.sede"},
+      {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"reward", "dense"}}, "task.reward"},
+      {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"reward", 1}}, "task.reward"},
       {{{"gamefile", ""}}, "task.gamefile"},
       {{{"gamefile", "/x"}, {"type", "pick_and_place_simple"}}, "task.gamefile"},
   };
