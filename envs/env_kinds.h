@@ -9,7 +9,8 @@ namespace rock::envs {
 
 // "shell" sandboxes run commands (exec) and have no episodes; every other kind is an Env.
 inline constexpr std::string_view kShellKind = "shell";
-inline constexpr std::array<std::string_view, 4> kEnvKinds = {kShellKind, "alfworld", "sleepy", "swebench"};
+inline constexpr std::array<std::string_view, 5> kEnvKinds = {kShellKind, "alfworld", "bandit", "sleepy",
+                                                               "swebench"};
 
 inline bool IsEnvKind(std::string_view kind) {
   return std::find(kEnvKinds.begin(), kEnvKinds.end(), kind) != kEnvKinds.end();
