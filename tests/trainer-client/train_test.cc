@@ -115,6 +115,31 @@ float TrainStep(Model& model, AdamW& opt, int B, uint64_t step) {
   return loss.ok() ? *loss : NAN;
 }
 
+// Weights chosen after the forward (from its losses) differentiate like weights given to it.
+TEST(Training, LossWeightsSetAfterTheForwardDifferentiateLikeWeightsGivenToIt) {
+  CpuBackend cpu;
+  const ModelConfig config = testing::TinyConfig();
+  auto model = MakeModel(cpu, config, 3, 0.5f);
+  const int B = 2, T = 6;
+  std::vector<int> tokens(B * T), targets(B * T);
+  for (int i = 0; i < B * T; i++) {
+    tokens[i] = (i * 7) % config.vocab_size;
+    targets[i] = (i * 5 + 3) % config.vocab_size;
+  }
+  const std::vector<float> late = testing::RandomVector(B * T, 9);
+  ASSERT_TRUE(model->Forward(tokens, targets, late, B, T).ok());
+  model->ZeroGrad();
+  ASSERT_TRUE(model->Backward().ok());
+  const std::vector<float> want = model->DownloadGrads();
+
+  ASSERT_TRUE(model->Forward(tokens, targets, std::vector<float>(B * T, 0.0f), B, T).ok());
+  ASSERT_TRUE(model->SetLossWeights(late).ok());
+  model->ZeroGrad();
+  ASSERT_TRUE(model->Backward().ok());
+  EXPECT_EQ(model->DownloadGrads(), want);
+  EXPECT_EQ(model->SetLossWeights(std::vector<float>(3)).code(), Code::kInvalidArgument);
+}
+
 TEST(Training, TinyModelLearnsToCopyASequence) {
   CpuBackend cpu;
   auto model = MakeModel(cpu, LearnerConfig(), 1);

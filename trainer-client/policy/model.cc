@@ -297,6 +297,17 @@ std::vector<float> Model::Losses() const {
   return host;
 }
 
+Status Model::SetLossWeights(std::span<const float> weights) {
+  if (!acts_ || !acts_->have_forward) return FailedPrecondition("set loss weights: no forward to weigh");
+  const size_t N = static_cast<size_t>(acts_->B) * static_cast<size_t>(acts_->T);
+  if (weights.size() != N) {
+    return InvalidArgument("set loss weights: expected B*T = " + std::to_string(N) + " weights, got " +
+                           std::to_string(weights.size()));
+  }
+  backend_.Upload(acts_->weights, weights.data(), N * sizeof(float));
+  return Status::Ok();
+}
+
 Status Model::Backward() {
   if (!acts_ || !acts_->have_forward) return FailedPrecondition("backward: no forward to differentiate");
   const ModelConfig& c = config_;

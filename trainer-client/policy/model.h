@@ -79,6 +79,10 @@ class Model {
   std::vector<float> Logits() const;
   // The per-position losses -log p(target) (B,T) of the last Forward.
   std::vector<float> Losses() const;
+  // Replaces the weights (B,T) of the last Forward, for losses whose weights depend on its own
+  // outputs (a policy over candidates weighs each candidate by its probability): Backward then
+  // differentiates sum weights * losses without a second forward.
+  Status SetLossWeights(std::span<const float> weights);
   void ZeroGrad();
   // grads += d loss / d params for the last Forward. FailedPrecondition without one.
   Status Backward();
