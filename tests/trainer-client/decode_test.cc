@@ -2,6 +2,7 @@
 // training forward or against decoding alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <vector>
@@ -67,6 +68,34 @@ TEST(Decoder, RefusesEntriesOutsideTheCache) {
   const std::vector<DecodeEntry> bad_pos = {{0, 8, 1}};
   EXPECT_NE((*dec)->Step(bad_pos).status().message().find("pos 8"), std::string::npos);
   EXPECT_FALSE(Decoder::Create(*model, 2, 17).ok());  // beyond the model's max_seq
+}
+
+TEST(Decoder, CopiedPrefixContinuesLikeTheFullForward) {
+  CpuBackend cpu;
+  const ModelConfig c = TinyConfig();
+  auto model = MakeModel(cpu, c, 2, 0.3f);
+  const std::vector<int> tokens = RandomTokens(10, c.vocab_size, 4);
+  const std::vector<float> full = FullForwardLogProbs(*model, tokens);
+  const size_t V = static_cast<size_t>(c.vocab_size);
+  auto dec = Decoder::Create(*model, 3, c.max_seq);
+  ASSERT_TRUE(dec.ok());
+  // Slot 2 holds other tokens first, so a copy that missed a layer or the V cache would show.
+  std::vector<DecodeEntry> entries;
+  for (int t = 0; t < 10; t++) entries.push_back({2, t, (t * 7 + 3) % c.vocab_size});
+  ASSERT_TRUE((*dec)->Step(entries).ok());
+  entries.clear();
+  for (int t = 0; t < 6; t++) entries.push_back({0, t, tokens[static_cast<size_t>(t)]});
+  ASSERT_TRUE((*dec)->Step(entries).ok());
+  ASSERT_TRUE((*dec)->CopyPrefix(0, 2, 6).ok());
+  entries.clear();
+  for (int t = 6; t < 10; t++) entries.push_back({2, t, tokens[static_cast<size_t>(t)]});
+  auto logp = (*dec)->Step(entries);
+  ASSERT_TRUE(logp.ok()) << logp.status().ToString();
+  for (size_t i = 0; i < logp->size(); i++) ASSERT_NEAR((*logp)[i], full[6 * V + i], 1e-4) << i;
+
+  EXPECT_EQ((*dec)->CopyPrefix(0, 0, 6).code(), Code::kInvalidArgument);
+  EXPECT_EQ((*dec)->CopyPrefix(0, 3, 6).code(), Code::kInvalidArgument);
+  EXPECT_NE((*dec)->CopyPrefix(0, 1, c.max_seq + 1).message().find("positions"), std::string::npos);
 }
 
 struct Job {
@@ -205,30 +234,53 @@ TEST(Generator, SamplingIsSeededAndTopPNarrowsToTheMostLikelyToken) {
   for (size_t i = 0; i < greedy.logprobs.size(); i++) EXPECT_FLOAT_EQ(nucleus.logprobs[i], greedy.logprobs[i]);
 }
 
-TEST(ScoreCandidates, EqualsTheSumOfFullForwardLogProbs) {
+// The reference: -sum of Model::Forward's per-position losses over the candidate's tokens of the
+// row prompt + candidate, each row its own forward, nothing shared.
+double FullForwardScore(Model& model, const std::vector<int>& prompt, const std::vector<int>& cand) {
+  std::vector<int> seq = prompt;
+  seq.insert(seq.end(), cand.begin(), cand.end());
+  const std::vector<int> inputs(seq.begin(), seq.end() - 1);
+  const std::vector<int> targets(seq.begin() + 1, seq.end());
+  const std::vector<float> zeros(inputs.size(), 0.0f);
+  auto loss = model.Forward(inputs, targets, zeros, 1, static_cast<int>(inputs.size()));
+  EXPECT_TRUE(loss.ok()) << loss.status().ToString();
+  const std::vector<float> losses = model.Losses();
+  double score = 0.0;
+  for (size_t i = 0; i < cand.size(); i++) score -= losses[prompt.size() - 1 + i];
+  return score;
+}
+
+TEST(ScoreCandidates, SharedPromptEqualsTheFullForwardOfEachCandidate) {
   CpuBackend cpu;
   const ModelConfig c = TinyConfig();
   auto model = MakeModel(cpu, c, 9, 0.3f);
-  const std::vector<int> prompt = RandomTokens(5, c.vocab_size, 10);
+  const std::vector<int> prompt = RandomTokens(7, c.vocab_size, 10);
+  // 70 candidates (more than ScoreCandidates' 64 slots, so slots are reused after the copy) of
+  // lengths 1..9 (prompt + 9 fills max_seq), single-token ones among them.
   std::vector<std::vector<int>> candidates;
-  for (int i = 0; i < 19; i++) candidates.push_back(RandomTokens(1 + i % 6, c.vocab_size, 100 + i));  // > 16 slots
+  for (int i = 0; i < 70; i++) candidates.push_back(RandomTokens(1 + i % 9, c.vocab_size, 100 + i));
   auto scores = ScoreCandidates(*model, prompt, candidates);
   ASSERT_TRUE(scores.ok()) << scores.status().ToString();
   ASSERT_EQ(scores->size(), candidates.size());
-  const size_t V = static_cast<size_t>(c.vocab_size);
   for (size_t j = 0; j < candidates.size(); j++) {
-    std::vector<int> seq = prompt;
-    seq.insert(seq.end(), candidates[j].begin(), candidates[j].end());
-    const std::vector<float> logp = FullForwardLogProbs(*model, seq);
-    double want = 0.0;
-    for (size_t i = 0; i < candidates[j].size(); i++) {
-      want += logp[(prompt.size() - 1 + i) * V + static_cast<size_t>(candidates[j][i])];
-    }
-    EXPECT_NEAR((*scores)[j], want, 1e-4) << "candidate " << j;
+    const double want = FullForwardScore(*model, prompt, candidates[j]);
+    EXPECT_NEAR((*scores)[j], want, 1e-4 * std::max(1.0, std::abs(want))) << "candidate " << j;
   }
+
+  auto none = ScoreCandidates(*model, prompt, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  const std::vector<std::vector<int>> with_empty = {{}, candidates[0]};
+  auto empty_scores = ScoreCandidates(*model, prompt, with_empty);
+  ASSERT_TRUE(empty_scores.ok());
+  EXPECT_EQ((*empty_scores)[0], 0.0);
+  EXPECT_DOUBLE_EQ((*empty_scores)[1], (*scores)[0]);
   EXPECT_FALSE(ScoreCandidates(*model, {}, candidates).ok());
-  const std::vector<std::vector<int>> too_long = {RandomTokens(12, c.vocab_size, 1)};
+  const std::vector<std::vector<int>> too_long = {RandomTokens(10, c.vocab_size, 1)};
   EXPECT_EQ(ScoreCandidates(*model, prompt, too_long).status().code(), Code::kInvalidArgument);
+  // A last token is never decoded, only looked up, so it is checked before anything runs.
+  const std::vector<std::vector<int>> bad_token = {{1, c.vocab_size}};
+  EXPECT_NE(ScoreCandidates(*model, prompt, bad_token).status().message().find("candidate 0"), std::string::npos);
 }
 
 }  // namespace

@@ -48,6 +48,8 @@ class Backend {
   virtual void Free(void* ptr) = 0;
   virtual void Upload(void* dst, const void* src, size_t bytes) = 0;
   virtual void Download(void* dst, const void* src, size_t bytes) = 0;
+  // Backend memory to backend memory (device to device); the ranges must not overlap.
+  virtual void Copy(void* dst, const void* src, size_t bytes) = 0;
   virtual void Zero(float* x, size_t n) = 0;
   // dst (n) += src (n)
   virtual void Accumulate(float* dst, const float* src, size_t n) = 0;

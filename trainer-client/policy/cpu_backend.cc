@@ -34,6 +34,7 @@ DeviceBuffer CpuBackend::Alloc(size_t bytes) {
 void CpuBackend::Free(void* ptr) { std::free(ptr); }
 void CpuBackend::Upload(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void CpuBackend::Download(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void CpuBackend::Copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void CpuBackend::Zero(float* x, size_t n) { std::memset(x, 0, n * sizeof(float)); }
 
 void CpuBackend::Accumulate(float* dst, const float* src, size_t n) {

@@ -13,6 +13,7 @@ class CpuBackend final : public Backend {
   void Free(void* ptr) override;
   void Upload(void* dst, const void* src, size_t bytes) override;
   void Download(void* dst, const void* src, size_t bytes) override;
+  void Copy(void* dst, const void* src, size_t bytes) override;
   void Zero(float* x, size_t n) override;
   void Accumulate(float* dst, const float* src, size_t n) override;
   void Add(float* out, const float* a, const float* b, size_t n) override;

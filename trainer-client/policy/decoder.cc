@@ -108,4 +108,27 @@ StatusOr<std::vector<float>> Decoder::Step(std::span<const DecodeEntry> entries)
   return out;
 }
 
+Status Decoder::CopyPrefix(int from, int to, int len) {
+  if (from < 0 || from >= slots_ || to < 0 || to >= slots_ || from == to || len < 0 || len > max_seq_) {
+    return InvalidArgument("copy prefix: slot " + std::to_string(from) + " -> slot " + std::to_string(to) + ", " +
+                           std::to_string(len) + " positions (need two distinct slots of " + std::to_string(slots_) +
+                           " and at most " + std::to_string(max_seq_) + " positions)");
+  }
+  const ModelConfig& c = model_.config();
+  // A layer's cache is (S, max_seq, NKV, hd), so a slot's first len positions are one
+  // contiguous run of len * NKV * hd floats.
+  const size_t row = static_cast<size_t>(c.n_kv_heads) * static_cast<size_t>(c.head_dim());
+  const size_t slot_stride = static_cast<size_t>(max_seq_) * row;
+  const size_t layer_stride = static_cast<size_t>(slots_) * slot_stride;
+  const size_t bytes = static_cast<size_t>(len) * row * sizeof(float);
+  Backend& be = model_.backend();
+  for (DeviceBuffer* cache : {&kcache_, &vcache_}) {
+    for (size_t l = 0; l < static_cast<size_t>(c.n_layers); l++) {
+      float* layer = cache->as<float>() + l * layer_stride;
+      be.Copy(layer + static_cast<size_t>(to) * slot_stride, layer + static_cast<size_t>(from) * slot_stride, bytes);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace rock::policy

@@ -31,6 +31,11 @@ class Decoder {
   // consecutive positions in order; a slot restarts simply by feeding position 0 again.
   StatusOr<std::vector<float>> Step(std::span<const DecodeEntry> entries);
 
+  // Copies positions 0..len-1 of slot `from` into slot `to` in every layer's K and V cache, so
+  // `to` continues from the same prefix without recomputing it (e.g. a prompt shared by many
+  // continuations). Positions from len on in `to` are left as they were; from != to.
+  Status CopyPrefix(int from, int to, int len);
+
  private:
   Decoder(const Model& model, int slots, int max_seq);
   void EnsureCapacity(size_t n);

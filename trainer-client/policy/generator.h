@@ -75,7 +75,9 @@ class Generator {
 };
 
 // For each candidate continuation, the sum of log p(candidate token | prompt, earlier candidate
-// tokens). The prompt must be non-empty; prompt + candidate must fit the model's max_seq.
+// tokens); an empty candidate scores 0. The prompt must be non-empty; prompt + candidate must fit
+// the model's max_seq. The prompt is computed once and its KV cache shared by every candidate,
+// so the cost is one prompt plus the candidates' tokens, not one prompt per candidate.
 StatusOr<std::vector<double>> ScoreCandidates(const Model& model, std::span<const int> prompt,
                                               std::span<const std::vector<int>> candidates);
 

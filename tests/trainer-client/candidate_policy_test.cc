@@ -1,0 +1,198 @@
+// The policy over candidate actions: its logits and sampling, the training batch, and that the
+// per-token weights, run through the real model's Forward/Backward, give the gradient of
+// -coef * log pi(chosen) as finite differences of ScoreCandidates see it.
+#include "trainer-client/policy/candidate_policy.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tests/trainer-client/policy_test_util.h"
+#include "trainer-client/policy/generator.h"
+
+namespace rock::policy {
+namespace {
+
+using testing::MakeModel;
+using testing::RandomTokens;
+using testing::TinyConfig;
+
+std::vector<int> Lengths(const std::vector<std::vector<int>>& candidates) {
+  std::vector<int> out;
+  for (const std::vector<int>& c : candidates) out.push_back(static_cast<int>(c.size()));
+  return out;
+}
+
+std::vector<double> Exp(const std::vector<double>& x) {
+  std::vector<double> out;
+  for (double v : x) out.push_back(std::exp(v));
+  return out;
+}
+
+TEST(CandidatePolicy, LogitsAreLengthNormalizedScoresOverTemperature) {
+  auto z = CandidateLogits(std::vector<double>{-4.0, -10.0, -1.0}, std::vector<int>{2, 5, 1}, 0.5);
+  ASSERT_TRUE(z.ok()) << z.status().ToString();
+  EXPECT_EQ(*z, (std::vector<double>{-4.0, -4.0, -2.0}));
+
+  const std::vector<double> two = {-1.0, -2.0};
+  EXPECT_EQ(CandidateLogits({}, {}, 1.0).status().code(), Code::kInvalidArgument);
+  EXPECT_NE(CandidateLogits(two, std::vector<int>{1}, 1.0).status().message().find("1 lengths for 2"),
+            std::string::npos);
+  EXPECT_NE(CandidateLogits(two, std::vector<int>{1, 0}, 1.0).status().message().find("candidate 1"),
+            std::string::npos);
+  EXPECT_FALSE(CandidateLogits(two, std::vector<int>{1, 1}, 0.0).ok());
+  EXPECT_FALSE(CandidateLogits(two, std::vector<int>{1, 1}, std::nan("")).ok());
+}
+
+TEST(CandidatePolicy, LogSoftmaxIsNormalizedAndDoesNotOverflow) {
+  const std::vector<double> log_pi = LogSoftmax(std::vector<double>{1000.0, 1000.0, 1000.0 - std::log(2.0)});
+  ASSERT_EQ(log_pi.size(), 3u);
+  EXPECT_NEAR(log_pi[0], std::log(0.4), 1e-12);
+  EXPECT_NEAR(log_pi[2], std::log(0.2), 1e-12);
+  EXPECT_TRUE(LogSoftmax({}).empty());
+}
+
+TEST(CandidatePolicy, SamplingIsSeededAndFollowsPi) {
+  const std::vector<double> log_pi = LogSoftmax(std::vector<double>{0.0, std::log(3.0), -60.0});
+  std::mt19937_64 rng(7);
+  std::vector<int> counts(3, 0);
+  std::vector<int> first;
+  constexpr int kDraws = 20000;
+  for (int i = 0; i < kDraws; i++) {
+    const int c = SampleCandidate(log_pi, rng);
+    ASSERT_GE(c, 0);
+    counts[static_cast<size_t>(c)]++;
+    if (i < 50) first.push_back(c);
+  }
+  EXPECT_NEAR(counts[0] / double{kDraws}, 0.25, 0.015);
+  EXPECT_EQ(counts[2], 0);
+  std::mt19937_64 again(7);
+  for (int c : first) EXPECT_EQ(SampleCandidate(log_pi, again), c);
+
+  EXPECT_EQ(GreedyCandidate(std::vector<double>{-2.0, -0.5, -0.5}), 1);
+  EXPECT_EQ(GreedyCandidate({}), -1);
+  EXPECT_EQ(SampleCandidate({}, rng), -1);
+}
+
+TEST(CandidatePolicy, UntrainedModelIsNearUniformOverCandidatesOfDifferentLengths) {
+  CpuBackend cpu;
+  const ModelConfig c = TinyConfig();
+  auto model = MakeModel(cpu, c, 3);  // the N(0, 0.02) init: near-uniform next tokens
+  const std::vector<int> prompt = RandomTokens(3, c.vocab_size, 1);
+  const std::vector<std::vector<int>> candidates = {RandomTokens(1, c.vocab_size, 2), RandomTokens(4, c.vocab_size, 3),
+                                                    RandomTokens(12, c.vocab_size, 4)};
+  auto scores = ScoreCandidates(*model, prompt, candidates);
+  ASSERT_TRUE(scores.ok());
+  // Summed log-probs alone would put nearly all the mass on the one-token command.
+  EXPECT_GT((*scores)[0], (*scores)[2] + 25.0);
+  auto z = CandidateLogits(*scores, Lengths(candidates), 1.0);
+  ASSERT_TRUE(z.ok());
+  for (double p : Exp(LogSoftmax(*z))) EXPECT_NEAR(p, 1.0 / 3.0, 0.05);
+}
+
+TEST(CandidatePolicy, BatchRowsArePromptPlusCandidateWeightedOnCandidateTargets) {
+  const std::vector<int> prompt = {1, 2, 3};
+  const std::vector<std::vector<int>> candidates = {{4}, {5, 6, 7}};
+  auto batch = BuildCandidateBatch(prompt, candidates, std::vector<double>{0.5, -0.25});
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  EXPECT_EQ(batch->B, 2);
+  EXPECT_EQ(batch->T, 5);
+  EXPECT_EQ(batch->tokens, (std::vector<int>{1, 2, 3, 0, 0, /**/ 1, 2, 3, 5, 6}));
+  EXPECT_EQ(batch->targets, (std::vector<int>{2, 3, 4, 0, 0, /**/ 2, 3, 5, 6, 7}));
+  EXPECT_EQ(batch->weights, (std::vector<float>{0, 0, 0.5f, 0, 0, /**/ 0, 0, -0.25f, -0.25f, -0.25f}));
+
+  const std::vector<double> one = {1.0};
+  EXPECT_FALSE(BuildCandidateBatch({}, candidates, std::vector<double>{0.5, -0.25}).ok());
+  EXPECT_FALSE(BuildCandidateBatch(prompt, {}, {}).ok());
+  EXPECT_NE(BuildCandidateBatch(prompt, candidates, one).status().message().find("1 weights for 2"),
+            std::string::npos);
+  const std::vector<std::vector<int>> with_empty = {{4}, {}};
+  const std::vector<double> two = {1.0, 1.0};
+  EXPECT_NE(BuildCandidateBatch(prompt, with_empty, two).status().message().find("candidate 1"), std::string::npos);
+}
+
+TEST(CandidatePolicy, TokenWeightsRefuseWhatIsNotACandidate) {
+  const std::vector<int> lengths = {1, 2};
+  const std::vector<double> pi = {0.5, 0.5};
+  auto w = CandidateTokenWeights(lengths, pi, 1, 2.0, 0.5);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(*w, (std::vector<double>{2.0 * -0.5 / 0.5, 2.0 * 0.5 / (2 * 0.5)}));
+  EXPECT_NE(CandidateTokenWeights(lengths, pi, 2, 1.0, 1.0).status().message().find("chosen 2"), std::string::npos);
+  EXPECT_FALSE(CandidateTokenWeights(lengths, pi, -1, 1.0, 1.0).ok());
+  EXPECT_FALSE(CandidateTokenWeights(std::vector<int>{1}, pi, 0, 1.0, 1.0).ok());
+  EXPECT_FALSE(CandidateTokenWeights(lengths, pi, 0, 1.0, -1.0).ok());
+}
+
+// The check the training relies on: weights w_c on candidate c's target tokens make
+// Model::Backward's gradient the gradient of L = -coef * log pi(chosen). L is recomputed from
+// ScoreCandidates (the shared-prompt path, independent of the training forward) at theta +- h
+// in coordinates of every tensor. Tolerance as in grad_check_test.cc (fp32, h = 1e-2).
+TEST(CandidatePolicy, TokenWeightsGiveTheGradientOfMinusCoefLogPiThroughTheModel) {
+  struct Case {
+    int chosen;
+    double coef;
+    double temperature;
+  };
+  for (const Case& k : {Case{2, 1.3, 0.7}, Case{0, -0.8, 1.5}}) {
+    SCOPED_TRACE(::testing::Message() << "chosen " << k.chosen << " coef " << k.coef << " temperature "
+                                      << k.temperature);
+    CpuBackend cpu;
+    const ModelConfig c = TinyConfig();
+    auto model = MakeModel(cpu, c, 31, 0.3f);
+    const std::vector<int> prompt = RandomTokens(5, c.vocab_size, 32);
+    const std::vector<std::vector<int>> candidates = {RandomTokens(1, c.vocab_size, 33),
+                                                      RandomTokens(3, c.vocab_size, 34),
+                                                      RandomTokens(2, c.vocab_size, 35),
+                                                      RandomTokens(4, c.vocab_size, 36)};
+    const std::vector<int> lengths = Lengths(candidates);
+    std::vector<float> params = model->DownloadParams();
+    auto log_pi = [&] {
+      auto scores = ScoreCandidates(*model, prompt, candidates);
+      EXPECT_TRUE(scores.ok());
+      auto z = CandidateLogits(*scores, lengths, k.temperature);
+      EXPECT_TRUE(z.ok());
+      return LogSoftmax(*z);
+    };
+    auto loss = [&] {
+      EXPECT_TRUE(model->UploadParams(params).ok());
+      return -k.coef * log_pi()[static_cast<size_t>(k.chosen)];
+    };
+
+    const std::vector<double> pi = Exp(log_pi());
+    auto w = CandidateTokenWeights(lengths, pi, k.chosen, k.coef, k.temperature);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    auto batch = BuildCandidateBatch(prompt, candidates, *w);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    ASSERT_TRUE(model->Forward(batch->tokens, batch->targets, batch->weights, batch->B, batch->T).ok());
+    model->ZeroGrad();
+    ASSERT_TRUE(model->Backward().ok());
+    const std::vector<float> grads = model->DownloadGrads();
+
+    constexpr float kStep = 1e-2f;
+    int bad = 0;
+    double max_abs = 0.0;
+    for (const TensorInfo& t : model->tensors()) {
+      for (size_t j = 0; j < 4; j++) {
+        const size_t i = t.offset + (j * 7919 + 13) % t.size;
+        const float saved = params[i];
+        params[i] = saved + kStep;
+        const double up = loss();
+        params[i] = saved - kStep;
+        const double down = loss();
+        params[i] = saved;
+        const double numeric = (up - down) / (2.0 * static_cast<double>(kStep));
+        max_abs = std::max(max_abs, std::abs(numeric));
+        if (std::abs(grads[i] - numeric) > 2e-3 + 1e-2 * std::abs(numeric) && bad++ < 5) {
+          ADD_FAILURE() << t.name << "[" << i - t.offset << "]: analytic " << grads[i] << " numeric " << numeric;
+        }
+      }
+    }
+    EXPECT_EQ(bad, 0);
+    EXPECT_GT(max_abs, 0.05) << "gradient too small to test anything";
+  }
+}
+
+}  // namespace
+}  // namespace rock::policy
