@@ -256,7 +256,7 @@ StatusOr<envs::ResetResult> AlfworldEnv::Reset(const nlohmann::json& task, uint6
   steps_ = 0;
   done_ = engine_->won();
   progress_reward_ = req.progress_reward;
-  if (progress_reward_) plan_length_ = ExpertPlanLength();
+  if (progress_reward_) best_plan_length_ = plan_length_ = ExpertPlanLength();
   envs::ResetResult result;
   result.observation = engine_->observation();
   result.info = Info();
@@ -273,9 +273,9 @@ StatusOr<envs::StepResult> AlfworldEnv::Step(std::string_view action) {
   result.terminated = outcome.won;
   result.reward = outcome.won ? 1.0 : 0.0;
   if (progress_reward_) {
-    const int before = plan_length_;
     plan_length_ = outcome.won ? 0 : ExpertPlanLength();
-    result.reward = std::clamp(before - plan_length_, -1, 1);
+    result.reward = std::max(0, best_plan_length_ - plan_length_);
+    best_plan_length_ = std::min(best_plan_length_, plan_length_);
   }
   result.truncated = !outcome.won && steps_ >= max_steps_;
   done_ = result.terminated || result.truncated;

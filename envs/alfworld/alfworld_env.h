@@ -7,10 +7,11 @@
 //   {"gamefile": "/path/game.tw-pddl"}                 a real game file (or a trial directory)
 // plus optional "max_steps" (default 50; every step counts, valid or not) and
 // "alfworld_version": "0.3" | "0.4" (default 0.4: "move {o} to {r}", "You arrive at {r}.")
-// and "reward": "won" (default: 1 on the winning step, else 0) | "progress" (TextWorld's
-// intermediate reward: +1 when a step shortened the expert's plan to the goal, -1 when it
-// lengthened it, else 0, so an RL agent learns from every episode, not only from the rare win;
-// info then carries expert_plan_length).
+// and "reward": "won" (default: 1 on the winning step, else 0) | "progress" (+1 for each
+// command by which a step brought the expert's plan to the goal below its shortest so far, else
+// 0: the return is how far the episode got, so an RL agent learns from every episode, not only
+// from the rare win, and a detour or mistake costs only the steps it takes; info then carries
+// expert_plan_length).
 // `seed` of Reset stands in for a missing task seed. info carries admissible_commands, won,
 // task (the task text), game_id and, for files, gamefile.
 #pragma once
@@ -54,6 +55,7 @@ class AlfworldEnv : public envs::Env {
   bool done_ = true;
   bool progress_reward_ = false;
   int plan_length_ = 0;
+  int best_plan_length_ = 0;
 };
 
 }  // namespace rock::alfworld

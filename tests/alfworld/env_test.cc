@@ -94,7 +94,8 @@ TEST(AlfworldEnv, ProgressRewardFollowsTheExpertPlan) {
     }
     EXPECT_EQ(total, plan_length);
   }
-  // A detour that changes nothing earns 0; picking up the wrong thing costs -1.
+  // A detour that changes nothing earns 0; picking up the wrong thing lengthens the plan and
+  // earns 0, and so does undoing it: only getting further than before pays.
   AlfworldEnv env;
   auto reset = env.Reset({{"type", "pick_and_place_simple"}, {"seed", 5}, {"reward", "progress"}}, 0);
   ASSERT_TRUE(reset.ok());
@@ -102,7 +103,7 @@ TEST(AlfworldEnv, ProgressRewardFollowsTheExpertPlan) {
   ASSERT_TRUE(look.ok());
   EXPECT_EQ(look->reward, 0.0);
   EXPECT_EQ(look->info.at("expert_plan_length"), reset->info.at("expert_plan_length"));
-  bool saw_penalty = false;
+  bool saw_detour = false;
   for (const std::string& command : Commands(look->info)) {
     if (command.rfind("go to ", 0) != 0) continue;
     auto go = env.Step(command);
@@ -115,11 +116,22 @@ TEST(AlfworldEnv, ProgressRewardFollowsTheExpertPlan) {
       ASSERT_TRUE(probe.Step(command).ok());
       auto taken = probe.Step(take);
       ASSERT_TRUE(taken.ok());
-      if (taken->reward < 0) saw_penalty = true;
+      EXPECT_GE(taken->reward, 0.0);
+      if (taken->info.at("expert_plan_length") <= reset->info.at("expert_plan_length")) continue;
+      saw_detour = true;
+      // Putting it back where it was undoes the detour without paying for it.
+      std::string put = take;
+      put.replace(0, 4, "move");
+      const size_t from = put.find(" from ");
+      ASSERT_NE(from, std::string::npos);
+      put.replace(from, 6, " to ");
+      auto back = probe.Step(put);
+      ASSERT_TRUE(back.ok()) << put;
+      EXPECT_EQ(back->reward, 0.0) << put << ": " << back->observation;
     }
-    if (saw_penalty) break;
+    if (saw_detour) break;
   }
-  EXPECT_TRUE(saw_penalty) << "no wrong pick-up found to penalize";
+  EXPECT_TRUE(saw_detour) << "no wrong pick-up found";
 }
 
 TEST(AlfworldEnv, StepLimitCountsEveryStepAndTruncates) {
