@@ -31,13 +31,24 @@ build-asan: deps
 	$(call cmake_build,asan,build-asan)
 
 # rockd runs in the foreground (exec), so Ctrl-C reaches it directly and it drains and exits.
-# A detached watcher (not rockd's child) prints the URL once rockd has written its port.
+# A detached watcher (not rockd's child) prints the URL once rockd has written its port, then
+# runs rock-trainer against it (learning ALFWorld, checkpoints under the data dir, so a second
+# `make run` goes on where the first stopped) until rockd exits.
+ROCK_TRAINER_ARGS ?= --env alfworld --task-types pick_and_place_simple --max-steps 20 --algo ppo --gamma 0.9 \
+                     --lr 0.01 --ppo-epochs 2 --temperature 0.05 --dim 32 --layers 2 --heads 2 --kv-heads 1 \
+                     --hidden 64 --prompt-bytes 128 --train-candidates 3 --group-size 8 --batch-groups 2
 run: build
 	@mkdir -p '$(ROCKD_DATA_DIR)'; \
 	listen='$(ROCKD_LISTEN)'; port_file='$(ROCKD_DATA_DIR)/rockd.port'; \
 	rm -f "$$port_file"; \
 	( ( while [ ! -s "$$port_file" ]; do kill -0 $$$$ 2>/dev/null || exit 0; sleep 0.1; done; \
-	    echo "rockd dashboard: http://$${listen%:*}:$$(cat "$$port_file")/" ) & ); \
+	    port=$$(cat "$$port_file"); \
+	    echo "rockd dashboard: http://$${listen%:*}:$$port/  (rock-trainer log: $(ROCKD_DATA_DIR)/rock-trainer.log)"; \
+	    OMP_WAIT_POLICY=passive build/bin/rock-trainer --endpoint "$${listen%:*}:$$port" \
+	      --checkpoint-dir '$(ROCKD_DATA_DIR)/rock-trainer' $(ROCK_TRAINER_ARGS) \
+	      >'$(ROCKD_DATA_DIR)/rock-trainer.log' 2>&1 & trainer=$$!; \
+	    while kill -0 $$$$ 2>/dev/null && kill -0 $$trainer 2>/dev/null; do sleep 1; done; \
+	    kill -TERM $$trainer 2>/dev/null; wait $$trainer ) & ); \
 	exec build/bin/rockd --listen "$$listen" --port-file "$$port_file" --data-dir '$(ROCKD_DATA_DIR)'
 
 # Integration tests start real servers on ephemeral ports; ctest runs them one at a time.
@@ -53,6 +64,8 @@ bench: build
 	build/bin/alfworld_bench
 	build/bin/episode_bench
 	build/bin/swebench_bench
+	OMP_WAIT_POLICY=passive build/bin/policy_bench
+	bench/trainer_async.sh
 
 install: build
 	cmake --install build

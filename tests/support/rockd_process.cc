@@ -26,7 +26,7 @@ std::string ReadFile(const std::string& path) {
 
 // fork + exec with stdout/stderr to `log_path`; the child gets its own process group so a
 // test's Ctrl-C does not reach it twice.
-pid_t Spawn(const std::vector<std::string>& args, const EnvList& env, const std::string& log_path) {
+pid_t Spawn(const char* binary, const std::vector<std::string>& args, const EnvList& env, const std::string& log_path) {
   // Everything the child needs is built before fork: only async-signal-safe calls after it.
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -41,7 +41,7 @@ pid_t Spawn(const std::vector<std::string>& args, const EnvList& env, const std:
   for (auto& entry : env_strings) envp.push_back(entry.data());
   envp.push_back(nullptr);
   std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(ROCKD_BINARY));
+  argv.push_back(const_cast<char*>(binary));
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   const pid_t pid = fork();
@@ -49,7 +49,7 @@ pid_t Spawn(const std::vector<std::string>& args, const EnvList& env, const std:
   const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) _exit(126);
   setpgid(0, 0);
-  execve(ROCKD_BINARY, argv.data(), envp.data());
+  execve(binary, argv.data(), envp.data());
   _exit(127);
 }
 
@@ -90,7 +90,6 @@ std::unique_ptr<RockdProcess> RockdProcess::Start(RockdOptions options) {
   rockd->dir_ = std::make_unique<TempDir>();
   const std::string& dir = rockd->dir_->path();
   rockd->data_dir_ = options.data_dir.empty() ? dir + "/data" : options.data_dir;
-  rockd->log_path_ = dir + "/rockd.log";
   const std::string port_file = dir + "/port";
 
   std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--port-file", port_file, "--data-dir",
@@ -101,14 +100,14 @@ std::unique_ptr<RockdProcess> RockdProcess::Start(RockdOptions options) {
     args.insert(args.end(), {"--config", config_path});
   }
   args.insert(args.end(), options.args.begin(), options.args.end());
-  rockd->pid_ = Spawn(args, options.env, rockd->log_path_);
+  rockd->process_ = ChildProcess::Start(ROCKD_BINARY, args, options.env);
 
   const bool up = Eventually(
       [&] {
         std::ifstream in(port_file);
         unsigned port = 0;
         if (in >> port) rockd->port_ = static_cast<uint16_t>(port);
-        return rockd->port_ != 0 || waitpid(rockd->pid_, nullptr, WNOHANG) == rockd->pid_;
+        return rockd->port_ != 0 || rockd->WaitExit(std::chrono::milliseconds(0)) != -1;
       },
       std::chrono::seconds(20));
   if (!up || rockd->port_ == 0) {
@@ -121,21 +120,33 @@ std::unique_ptr<RockdProcess> RockdProcess::Start(RockdOptions options) {
 // SIGTERM first: a rockd stopped cleanly removes its sandboxes' cgroups from the host, where a
 // killed one leaves them for its next start on the same data dir, which a test never makes.
 RockdProcess::~RockdProcess() {
+  if (process_ && process_->pid() > 0) process_->Stop(SIGTERM, std::chrono::seconds(10));
+}
+
+std::unique_ptr<ChildProcess> ChildProcess::Start(const std::string& binary, const std::vector<std::string>& args,
+                                                 const EnvList& env) {
+  std::unique_ptr<ChildProcess> child(new ChildProcess());
+  child->dir_ = std::make_unique<TempDir>();
+  child->log_path_ = child->dir_->path() + "/output";
+  child->pid_ = Spawn(binary.c_str(), args, env, child->log_path_);
+  return child;
+}
+
+ChildProcess::~ChildProcess() {
   if (pid_ <= 0 || WaitFor(pid_, std::chrono::milliseconds(0)) != -1) return;
-  kill(pid_, SIGTERM);
-  if (WaitFor(pid_, std::chrono::seconds(10)) != -1) return;
   kill(pid_, SIGKILL);
   WaitFor(pid_, std::chrono::seconds(10));
 }
 
-std::string RockdProcess::Log() const { return ReadFile(log_path_); }
+std::string ChildProcess::Log() const { return ReadFile(log_path_); }
 
-int RockdProcess::Stop(int signal, std::chrono::milliseconds timeout) {
+int ChildProcess::Stop(int signal, std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;  // already reaped; kill(-1) would signal every process we may
   kill(pid_, signal);
   return WaitExit(timeout);
 }
 
-int RockdProcess::WaitExit(std::chrono::milliseconds timeout) {
+int ChildProcess::WaitExit(std::chrono::milliseconds timeout) {
   const int code = WaitFor(pid_, timeout);
   if (code != -1) pid_ = -1;
   return code;
@@ -144,7 +155,7 @@ int RockdProcess::WaitExit(std::chrono::milliseconds timeout) {
 RunResult RunRockd(const std::vector<std::string>& args, const EnvList& env, std::chrono::milliseconds timeout) {
   TempDir dir;
   const std::string log_path = dir.path() + "/output";
-  const pid_t pid = Spawn(args, env, log_path);
+  const pid_t pid = Spawn(ROCKD_BINARY, args, env, log_path);
   RunResult result;
   result.exit_code = WaitFor(pid, timeout);
   if (result.exit_code == -1) {

@@ -35,6 +35,27 @@ class TempDir {
   std::string path_;
 };
 
+// A program of the project run for a test: stdout and stderr to a file, its own process group,
+// SIGKILLed on destruction if still running. rockd (below) and rock-trainer run this way.
+class ChildProcess {
+ public:
+  static std::unique_ptr<ChildProcess> Start(const std::string& binary, const std::vector<std::string>& args,
+                                             const EnvList& env = {});
+  ~ChildProcess();
+  pid_t pid() const { return pid_; }
+  std::string Log() const;
+  // Sends `signal` and waits; returns the exit status, or 128+signal when killed by one,
+  // or -1 on timeout.
+  int Stop(int signal, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  int WaitExit(std::chrono::milliseconds timeout);
+
+ private:
+  ChildProcess() = default;
+  std::unique_ptr<TempDir> dir_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
 class RockdProcess {
  public:
   // Starts rockd and waits for its port file; on failure the test fails with rockd's output
@@ -43,22 +64,20 @@ class RockdProcess {
   ~RockdProcess();
 
   uint16_t port() const { return port_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_->pid(); }
   const std::string& data_dir() const { return data_dir_; }
   // What rockd wrote to stderr so far.
-  std::string Log() const;
-
-  // Sends `signal` and waits; returns the exit status, or 128+signal when killed by one,
-  // or -1 on timeout.
-  int Stop(int signal, std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  int WaitExit(std::chrono::milliseconds timeout);
+  std::string Log() const { return process_->Log(); }
+  int Stop(int signal, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    return process_->Stop(signal, timeout);
+  }
+  int WaitExit(std::chrono::milliseconds timeout) { return process_->WaitExit(timeout); }
 
  private:
   RockdProcess() = default;
   std::unique_ptr<TempDir> dir_;
   std::string data_dir_;
-  std::string log_path_;
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> process_;
   uint16_t port_ = 0;
 };
 

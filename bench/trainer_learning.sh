@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# rock-trainer learning ALFWorld on the CPU: the success rate of the trained policy against the
+# random agent (the same pipeline with --lr 0: the untrained policy is near-uniform over the
+# admissible commands), on the same generated tasks, rockd and flags. Prints a markdown block
+# for docs/BENCHMARKS.md: the budget, the machine, the command, the table and the curve.
+#
+# Environment (defaults in brackets):
+#   ROCKD, ROCK_TRAINER   binaries [build/bin/rockd, build/bin/rock-trainer]
+#   LEARN_SECONDS         wall-clock budget of the trained run [1200]
+#   RANDOM_SECONDS        budget of the random-agent run [300]
+#   TRAINER_FLAGS         the flags both runs share [the make run demo's, below]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+rockd=${ROCKD:-$root/build/bin/rockd}
+trainer=${ROCK_TRAINER:-$root/build/bin/rock-trainer}
+learn_s=${LEARN_SECONDS:-1200}
+random_s=${RANDOM_SECONDS:-300}
+flags=${TRAINER_FLAGS:-"--env alfworld --task-types pick_and_place_simple --max-steps 20 --algo grpo --lr 0.01 \
+--ppo-epochs 2 --temperature 0.05 --dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 --prompt-bytes 128 \
+--train-candidates 3 --group-size 8 --batch-groups 2"}
+for binary in "$rockd" "$trainer"; do
+  [[ -x $binary ]] || { echo "trainer_learning: $binary not built (run make build)" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+rockd_pid=
+cleanup() {
+  [[ -n $rockd_pid ]] && kill -KILL "$rockd_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$rockd" --listen 127.0.0.1:0 --port-file "$work/port" --data-dir "$work/data" >"$work/rockd.log" 2>&1 &
+rockd_pid=$!
+for _ in $(seq 200); do [[ -s $work/port ]] && break; sleep 0.1; done
+port=$(cat "$work/port")
+
+# shellcheck disable=SC2086 # flags is a word list
+"$trainer" --endpoint "127.0.0.1:$port" --name random $flags --lr 0 --time-limit "$random_s" --quiet \
+  --summary "$work/random.json"
+# shellcheck disable=SC2086
+"$trainer" --endpoint "127.0.0.1:$port" --name trained $flags \
+  --time-limit "$learn_s" --quiet --summary "$work/trained.json"
+
+python3 - "$work" "$learn_s" "$flags" <<'PY'
+import json, os, platform, sys
+work, learn_s, flags = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+random = json.load(open(f"{work}/random.json"))
+trained = json.load(open(f"{work}/trained.json"))
+
+def rate(points):
+    episodes = sum(p["episodes"] for p in points)
+    wins = sum(p["success_rate"] * p["episodes"] for p in points)
+    reward = sum(p["reward_mean"] * p["episodes"] for p in points)
+    return episodes, wins / max(episodes, 1), reward / max(episodes, 1)
+
+curve = trained["curve"]
+tail = curve[-max(1, len(curve) // 5):]
+model = open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": ")
+print("### rock-trainer learns ALFWorld on the CPU (issue 10)\n")
+print(f"- machine: {os.cpu_count()} cores, {model}, {platform.system()} {platform.release()}")
+print(f"- budget: {learn_s:.0f} s wall clock for the trained run (rock-trainer used {trained['cpu_s']:.0f} s of CPU;"
+      f" rockd and its sandboxes ran beside it), {trained['versions']} updates")
+print(f"- command: `bench/trainer_learning.sh` (`make bench`), both runs with `{flags}`;"
+      " the random agent adds `--lr 0`\n")
+print("| policy | episodes | success rate | mean progress reward |")
+print("|---|---:|---:|---:|")
+n, s, r = rate(random["curve"])
+print(f"| random agent (untrained, near-uniform over admissible commands) | {n} | {100 * s:.1f}% | {r:.2f} |")
+n, s, r = rate(curve[: max(1, len(curve) // 5)])
+print(f"| trained, first fifth of the updates | {n} | {100 * s:.1f}% | {r:.2f} |")
+n, s, r = rate(tail)
+print(f"| trained, last fifth of the updates | {n} | {100 * s:.1f}% | {r:.2f} |")
+print("\nThe curve (every tenth of the run, 5 updates pooled each):\n")
+print("| update | elapsed s | success rate | mean progress reward |")
+print("|---:|---:|---:|---:|")
+step = max(1, len(curve) // 10)
+for i in range(0, len(curve), step):
+    window = curve[i:i + 5]
+    n, s, r = rate(window)
+    print(f"| {curve[i]['step']} | {curve[i]['elapsed_s']:.0f} | {100 * s:.1f}% | {r:.2f} |")
+PY
+kill -TERM "$rockd_pid"
+wait "$rockd_pid" || true
+rockd_pid=

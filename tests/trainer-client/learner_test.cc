@@ -1,0 +1,160 @@
+// rock-trainer's learner and prompt: an update moves log pi(chosen) the way the advantage says,
+// for both ways of acting, and the prompt keeps to its budget with the newest text.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "trainer-client/policy/adamw.h"
+#include "trainer-client/policy/candidate_policy.h"
+#include "trainer-client/policy/cpu_backend.h"
+#include "trainer-client/policy/generator.h"
+#include "trainer-client/policy/tokenizer.h"
+#include "trainer-client/trainer/learner.h"
+#include "trainer-client/trainer/prompt.h"
+
+namespace rock::trainer {
+namespace {
+
+using policy::Tokenizer;
+
+policy::ModelConfig SmallConfig() {
+  policy::ModelConfig c;
+  c.dim = 32;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  c.n_kv_heads = 1;
+  c.hidden_dim = 48;
+  c.max_seq = 64;
+  return c;
+}
+
+constexpr double kTemperature = 0.1;
+
+double LogPi(const policy::Model& model, const Sample& sample) {
+  auto scores = policy::ScoreCandidates(model, sample.prompt, sample.candidates);
+  EXPECT_TRUE(scores.ok());
+  std::vector<int> lengths;
+  for (const auto& c : sample.candidates) lengths.push_back(static_cast<int>(c.size()));
+  auto z = policy::CandidateLogits(*scores, lengths, kTemperature);
+  EXPECT_TRUE(z.ok());
+  return policy::LogSoftmax(*z)[static_cast<size_t>(sample.chosen)];
+}
+
+Sample CandidateSample(const policy::Model& model, int chosen, double advantage) {
+  Sample s;
+  s.prompt = Tokenizer::Encode("task: pull the green arm\n> ", true);
+  for (const char* arm : {"red\n", "green\n", "blue\n", "yellow\n", "purple\n", "orange\n", "white\n", "black\n"}) {
+    s.candidates.push_back(Tokenizer::Encode(arm));
+  }
+  s.chosen = chosen;
+  s.behaviour = {static_cast<float>(LogPi(model, s))};
+  s.advantage = advantage;
+  return s;
+}
+
+class LearnerTest : public ::testing::TestWithParam<int> {};
+
+// train_candidates 8 trains on every row (exact); 3 estimates the expectation from draws.
+TEST_P(LearnerTest, CandidateUpdateFollowsTheAdvantage) {
+  for (double advantage : {1.0, -1.0}) {
+    policy::CpuBackend cpu;
+    auto model = policy::Model::Create(cpu, SmallConfig(), 5);
+    ASSERT_TRUE(model.ok());
+    policy::AdamW optimizer(**model, {.lr = 1e-2f, .min_lr = 1e-2f, .warmup_steps = 0, .weight_decay = 0.0f});
+    Learner learner(**model, optimizer,
+                    {.epochs = 1, .temperature = kTemperature, .train_candidates = GetParam(), .seed = 3});
+    const Sample sample = CandidateSample(**model, 1, advantage);
+    const double before = LogPi(**model, sample);
+    EXPECT_NEAR(before, sample.behaviour[0], 1e-5);
+    for (int i = 0; i < 10; i++) {
+      auto stats = learner.Update({sample});
+      ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+      EXPECT_GT(stats->tokens, 0);
+    }
+    const double after = LogPi(**model, sample);
+    if (advantage > 0) {
+      EXPECT_GT(after, before + 0.5) << "train_candidates " << GetParam();
+    } else {
+      EXPECT_LT(after, before - 0.5) << "train_candidates " << GetParam();
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, LearnerTest, ::testing::Values(8, 3));
+
+TEST(Learner, ZeroAdvantageCostsNothingAndChangesNothing) {
+  policy::CpuBackend cpu;
+  auto model = policy::Model::Create(cpu, SmallConfig(), 5);
+  ASSERT_TRUE(model.ok());
+  policy::AdamW optimizer(**model, {.lr = 1e-2f, .warmup_steps = 0, .weight_decay = 0.0f});
+  Learner learner(**model, optimizer, {.temperature = kTemperature});
+  const std::vector<float> before = (*model)->DownloadParams();
+  auto stats = learner.Update({CandidateSample(**model, 2, 0.0)});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->tokens, 0);
+  EXPECT_EQ((*model)->DownloadParams(), before);
+}
+
+TEST(Learner, GeneratedActionsFollowTheAdvantageTokenByToken) {
+  policy::CpuBackend cpu;
+  auto model = policy::Model::Create(cpu, SmallConfig(), 9);
+  ASSERT_TRUE(model.ok());
+  policy::AdamW optimizer(**model, {.lr = 1e-2f, .min_lr = 1e-2f, .warmup_steps = 0, .weight_decay = 0.0f});
+  Learner learner(**model, optimizer, {});
+  auto generator = policy::Generator::Create(**model, 1, 4);
+  ASSERT_TRUE(generator.ok());
+  Sample s;
+  s.prompt = Tokenizer::Encode("say something\n> ", true);
+  ASSERT_TRUE((*generator)->Submit(s.prompt, {.temperature = 1.0f, .max_new_tokens = 4}).ok());
+  auto done = (*generator)->RunToCompletion();
+  ASSERT_TRUE(done.ok());
+  s.candidates = {(*done)[0].tokens};
+  s.behaviour = (*done)[0].logprobs;
+  s.generated = true;
+  s.advantage = 1.0;
+  const auto sum_logp = [&] {
+    std::vector<int> seq = s.prompt;
+    seq.insert(seq.end(), s.candidates[0].begin(), s.candidates[0].end());
+    const int T = static_cast<int>(seq.size()) - 1;
+    std::vector<int> tokens(seq.begin(), seq.end() - 1), targets(seq.begin() + 1, seq.end());
+    EXPECT_TRUE((*model)->Forward(tokens, targets, std::vector<float>(T, 0.0f), 1, T).ok());
+    const std::vector<float> losses = (*model)->Losses();
+    double total = 0;
+    for (size_t i = 0; i < s.candidates[0].size(); i++) total -= losses[s.prompt.size() - 1 + i];
+    return total;
+  };
+  double behaviour_sum = 0;
+  for (float l : s.behaviour) behaviour_sum += l;
+  const double before = sum_logp();
+  EXPECT_NEAR(before, behaviour_sum, 1e-4);
+  for (int i = 0; i < 10; i++) ASSERT_TRUE(learner.Update({s}).ok());
+  EXPECT_GT(sum_logp(), before + 0.5);
+}
+
+TEST(Prompt, ShowsTheTaskAndTheNewestTurnsWithinTheBudget) {
+  Transcript t;
+  t.task = "put a clean apple in fridge";
+  t.turns = {{"", "-= Welcome =-\n\nYou are in the middle of a room."},
+             {"go to fridge 1", "You arrive at fridge 1. The fridge 1 is closed."},
+             {"open fridge 1", "You open the fridge 1.   It is empty."}};
+  const std::string prompt = BuildPrompt(t, {.history = 1, .obs_bytes = 96, .prompt_bytes = 192});
+  EXPECT_EQ(prompt,
+            "task: put a clean apple in fridge\n"
+            "> go to fridge 1\nYou arrive at fridge 1. The fridge 1 is closed.\n"
+            "> open fridge 1\nYou open the fridge 1. It is empty.\n"
+            "> ");
+  // A tight budget drops the older turn first, then cuts the observation.
+  const std::string tight = BuildPrompt(t, {.history = 2, .obs_bytes = 20, .prompt_bytes = 90});
+  EXPECT_LE(tight.size(), 90u);
+  EXPECT_EQ(tight.rfind("task: put a clean apple in fridge\n", 0), 0u);
+  EXPECT_NE(tight.find("> open fridge 1\nYou open the fridge\n"), std::string::npos);
+  EXPECT_EQ(tight.find("go to fridge 1"), std::string::npos);
+  EXPECT_EQ(tight.find("middle of a room"), std::string::npos);
+  EXPECT_EQ(tight.substr(tight.size() - 2), "> ");
+  // Without a task text, the reset's observation leads.
+  const std::string bare = BuildPrompt({.turns = {{"", "Pull one arm."}}}, {});
+  EXPECT_EQ(bare, "Pull one arm.\n> ");
+}
+
+}  // namespace
+}  // namespace rock::trainer

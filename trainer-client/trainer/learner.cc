@@ -1,0 +1,133 @@
+#include "trainer-client/trainer/learner.h"
+
+#include <cmath>
+#include <map>
+
+#include "trainer-client/policy/candidate_policy.h"
+#include "trainer-client/policy/generator.h"
+
+namespace rock::trainer {
+
+Learner::Learner(policy::Model& model, policy::AdamW& optimizer, LearnerConfig config)
+    : model_(model), optimizer_(optimizer), config_(config), rng_(config.seed) {}
+
+StatusOr<double> Learner::CurrentLogProb(const Sample& sample, std::vector<double>* pi) {
+  auto scores = policy::ScoreCandidates(model_, sample.prompt, sample.candidates);
+  if (!scores.ok()) return scores.status();
+  std::vector<int> lengths;
+  for (const std::vector<int>& c : sample.candidates) lengths.push_back(static_cast<int>(c.size()));
+  auto z = policy::CandidateLogits(*scores, lengths, config_.temperature);
+  if (!z.ok()) return z.status();
+  const std::vector<double> log_pi = policy::LogSoftmax(*z);
+  pi->resize(log_pi.size());
+  for (size_t c = 0; c < log_pi.size(); c++) (*pi)[c] = std::exp(log_pi[c]);
+  return log_pi[static_cast<size_t>(sample.chosen)];
+}
+
+StatusOr<int64_t> Learner::BackwardCandidates(const Sample& sample, const std::vector<double>& pi, double coef) {
+  const size_t n = sample.candidates.size();
+  const size_t chosen = static_cast<size_t>(sample.chosen);
+  // Row weights w_c of L = -coef * log pi(chosen): exact over all candidates when they fit,
+  // else d log pi(a) = dz_a - E_pi[dz_c] with the expectation over draws from pi.
+  std::map<size_t, double> rows;
+  const auto per_token = [&](size_t c) { return 1.0 / (static_cast<double>(sample.candidates[c].size()) * config_.temperature); };
+  if (n <= static_cast<size_t>(config_.train_candidates)) {
+    for (size_t c = 0; c < n; c++) rows[c] = coef * ((c == chosen ? 1.0 : 0.0) - pi[c]) * per_token(c);
+  } else {
+    const int draws = config_.train_candidates - 1;
+    std::discrete_distribution<size_t> draw(pi.begin(), pi.end());
+    rows[chosen] += coef * per_token(chosen);
+    for (int d = 0; d < draws; d++) {
+      const size_t c = draw(rng_);
+      rows[c] -= coef / draws * per_token(c);
+    }
+  }
+  std::vector<std::vector<int>> candidates;
+  std::vector<double> weights;
+  for (const auto& [c, w] : rows) {
+    candidates.push_back(sample.candidates[c]);
+    weights.push_back(w);
+  }
+  auto batch = policy::BuildCandidateBatch(sample.prompt, candidates, weights);
+  if (!batch.ok()) return batch.status();
+  auto forward = model_.Forward(batch->tokens, batch->targets, batch->weights, batch->B, batch->T);
+  if (!forward.ok()) return forward.status();
+  if (Status s = model_.Backward(); !s.ok()) return s;
+  return static_cast<int64_t>(batch->B) * batch->T;
+}
+
+StatusOr<UpdateStats> Learner::Update(const std::vector<Sample>& samples) {
+  UpdateStats stats;
+  stats.samples = static_cast<int>(samples.size());
+  if (samples.empty()) return stats;
+  const double scale = 1.0 / static_cast<double>(samples.size());
+  // The proximal policy is the learner's before this update: the first epoch's log-probs.
+  std::vector<std::vector<double>> proximal(samples.size());
+  int64_t terms = 0, clipped = 0;
+  double weight_sum = 0.0;
+  for (int epoch = 0; epoch < config_.epochs; epoch++) {
+    model_.ZeroGrad();
+    for (size_t i = 0; i < samples.size(); i++) {
+      const Sample& sample = samples[i];
+      if (sample.advantage == 0.0) continue;
+      if (sample.generated) {
+        // Token-level terms: the current log-probs come from the forward that also trains.
+        const std::vector<int>& generated = sample.candidates.front();
+        std::vector<int> seq = sample.prompt;
+        seq.insert(seq.end(), generated.begin(), generated.end());
+        const int T = static_cast<int>(seq.size()) - 1;
+        std::vector<int> tokens(seq.begin(), seq.end() - 1), targets(seq.begin() + 1, seq.end());
+        auto forward = model_.Forward(tokens, targets, std::vector<float>(static_cast<size_t>(T), 0.0f), 1, T);
+        if (!forward.ok()) return forward.status().WithContext("update");
+        const std::vector<float> losses = model_.Losses();
+        if (epoch == 0) proximal[i].resize(generated.size());
+        std::vector<float> weights(static_cast<size_t>(T), 0.0f);
+        for (size_t t = 0; t < generated.size(); t++) {
+          const size_t pos = sample.prompt.size() - 1 + t;
+          const double current = -static_cast<double>(losses[pos]);
+          if (epoch == 0) proximal[i][t] = current;
+          const rl::PolicyLossTerm term =
+              rl::PolicyLoss({current, proximal[i][t], sample.behaviour[t]}, sample.advantage, config_.loss);
+          const double per_token = scale / static_cast<double>(generated.size());
+          // Token loss is -log p, so d L / d token loss = -dL/dlogp.
+          weights[pos] = static_cast<float>(-term.dloss_dlogp * per_token);
+          if (epoch == 0) {
+            stats.loss += term.loss * per_token;
+            terms++;
+            clipped += term.clipped ? 1 : 0;
+            weight_sum += term.weight;
+          }
+        }
+        if (Status s = model_.SetLossWeights(weights); !s.ok()) return s.WithContext("update");
+        if (Status s = model_.Backward(); !s.ok()) return s.WithContext("update");
+        stats.tokens += T;
+        continue;
+      }
+      std::vector<double> pi;
+      auto current = CurrentLogProb(sample, &pi);
+      if (!current.ok()) return current.status().WithContext("update");
+      if (epoch == 0) proximal[i] = {*current};
+      const rl::PolicyLossTerm term =
+          rl::PolicyLoss({*current, proximal[i][0], sample.behaviour[0]}, sample.advantage, config_.loss);
+      if (epoch == 0) {
+        stats.loss += term.loss * scale;
+        terms++;
+        clipped += term.clipped ? 1 : 0;
+        weight_sum += term.weight;
+      }
+      if (term.dloss_dlogp == 0.0) continue;
+      // L = -coef * log pi(chosen) has dL/dlogp = -coef.
+      auto tokens = BackwardCandidates(sample, pi, -term.dloss_dlogp * scale);
+      if (!tokens.ok()) return tokens.status().WithContext("update");
+      stats.tokens += *tokens;
+    }
+    stats.grad_norm = optimizer_.Step();
+  }
+  if (terms > 0) {
+    stats.clipped = static_cast<double>(clipped) / static_cast<double>(terms);
+    stats.weight_mean = weight_sum / static_cast<double>(terms);
+  }
+  return stats;
+}
+
+}  // namespace rock::trainer

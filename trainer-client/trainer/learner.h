@@ -1,0 +1,70 @@
+// The update: a PPO-clip step (with the configured off-policy correction) over the samples of a
+// batch, through the token model. A sample is one action of one episode:
+//   scoring     the prompt, every candidate's tokens, which one was chosen, and the behaviour
+//               policy's log pi(chosen) over the candidates
+//   generation  the prompt and the generated tokens (one "candidate"), with each token's
+//               behaviour log-prob
+// Over candidates the policy is the softmax of mean token log-probs / temperature
+// (policy/candidate_policy.h). Its gradient needs every candidate's row; with more candidates
+// than `train_candidates`, the expectation over the others is estimated from rows sampled from
+// the policy itself (unbiased, and a step costs train_candidates rows instead of all of them).
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "common/status.h"
+#include "trainer-client/policy/adamw.h"
+#include "trainer-client/policy/model.h"
+#include "trainer-client/rl/policy_loss.h"
+
+namespace rock::trainer {
+
+struct Sample {
+  std::vector<int> prompt;
+  std::vector<std::vector<int>> candidates;  // generation: exactly one, the generated tokens
+  int chosen = 0;
+  std::vector<float> behaviour;  // scoring: {log pi(chosen)}; generation: one per generated token
+  int64_t version = 0;           // the policy version that acted
+  double advantage = 0.0;
+  bool generated = false;
+};
+
+struct LearnerConfig {
+  rl::PolicyLossConfig loss;
+  int epochs = 1;
+  double temperature = 0.1;
+  int train_candidates = 6;
+  uint64_t seed = 1;
+};
+
+struct UpdateStats {
+  double loss = 0.0;          // mean policy loss per sample, first epoch
+  double clipped = 0.0;       // share of terms on the clipped branch, first epoch
+  double weight_mean = 0.0;   // mean importance weight
+  double grad_norm = 0.0;     // of the last epoch, before clipping
+  int64_t tokens = 0;         // rows x positions trained, all epochs
+  int samples = 0;
+};
+
+class Learner {
+ public:
+  Learner(policy::Model& model, policy::AdamW& optimizer, LearnerConfig config);
+  // One optimizer step per epoch over all samples; samples with advantage 0 add nothing and
+  // cost nothing.
+  StatusOr<UpdateStats> Update(const std::vector<Sample>& samples);
+
+ private:
+  // log pi(chosen) under the current weights.
+  StatusOr<double> CurrentLogProb(const Sample& sample, std::vector<double>* pi);
+  // Accumulates the gradient of coef * -log pi(chosen); returns the tokens it trained.
+  StatusOr<int64_t> BackwardCandidates(const Sample& sample, const std::vector<double>& pi, double coef);
+
+  policy::Model& model_;
+  policy::AdamW& optimizer_;
+  LearnerConfig config_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace rock::trainer

@@ -1,0 +1,781 @@
+#include "trainer-client/trainer/trainer.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "trainer-client/client/trainer_client.h"
+#include "trainer-client/policy/candidate_policy.h"
+#include "trainer-client/policy/checkpoint.h"
+#include "trainer-client/policy/cpu_backend.h"
+#include "trainer-client/policy/generator.h"
+#include "trainer-client/policy/tokenizer.h"
+#include "trainer-client/rl/advantages.h"
+#include "trainer-client/rl/staleness.h"
+#include "trainer-client/trainer/learner.h"
+#include "trainer-client/trainer/prompt.h"
+
+namespace rock::trainer {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using policy::Tokenizer;
+
+constexpr char kCheckpointFile[] = "policy.ckpt";
+constexpr char kStateFile[] = "trainer-state.json";
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// User + system CPU time of this process so far: the budget a learning curve cost.
+double CpuSeconds() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0.0;
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// A finished episode of a group, with what training needs.
+struct Member {
+  std::string episode;
+  uint64_t seq = 0;
+  std::vector<Sample> samples;
+  std::vector<double> rewards;
+  double episode_return = 0.0;
+  bool success = false;
+};
+
+struct Group {
+  uint64_t id = 0;
+  size_t client = 0;
+  std::string type;      // ALFWorld task type, else the env kind
+  int expected = 0;      // episodes started: n + redundancy
+  int accounted = 0;     // of them, trajectories received
+  int seen = 0;          // of them, step-0 obs received
+  uint64_t req = 0;
+  Clock::time_point started;
+  std::vector<Member> members;
+};
+
+// A start whose episodes have not shown up by then is taken as lost with a cut connection
+// (rockd cannot say whether it arrived, and sending it twice could double a group).
+constexpr auto kStartTimeout = std::chrono::seconds(20);
+
+struct Episode {
+  size_t client = 0;
+  uint64_t group = 0;
+  Transcript transcript;
+  std::vector<Sample> samples;
+  std::vector<std::string> actions;
+};
+
+// An obs that waits for the policy.
+struct Decision {
+  size_t client = 0;
+  std::string episode;
+  int step = 0;  // of the act to send
+  std::vector<std::string> commands;
+};
+
+}  // namespace
+
+struct Trainer::State {
+  TrainerOptions options;
+  PromptLimits limits;
+  bool alfworld = false;
+  std::vector<std::unique_ptr<TrainerClient>> clients;
+
+  policy::CpuBackend backend;
+  std::unique_ptr<policy::Model> learner_model;
+  std::unique_ptr<policy::AdamW> optimizer;
+  std::unique_ptr<Learner> learner;
+  rl::RunningBaseline baseline;  // --algo ppo
+  std::unique_ptr<policy::Model> actor_model;  // the actor's copy; only the actor thread reads it
+  std::mt19937_64 actor_rng;
+
+  // Published weights: the learner's newest, for the actor to take.
+  std::mutex weights_mu;
+  std::vector<float> published;
+  std::atomic<int64_t> version{0};
+  int64_t actor_version = 0;
+
+  // Shared by the actor and the learner.
+  std::mutex mu;
+  std::condition_variable ready_cv;
+  std::map<uint64_t, Group> groups;
+  std::deque<Group> ready;
+  std::map<std::string, Episode> episodes;
+  std::vector<std::map<uint64_t, uint64_t>> req_to_group;  // per client
+  std::vector<std::set<uint64_t>> unconsumed;              // per client: handed over, not consumed
+  std::vector<std::set<uint64_t>> consumed_above_ack;      // per client
+  std::vector<std::set<uint64_t>> skip;                    // per client: consumed by an earlier run
+  std::vector<uint64_t> highest_seq;                       // per client
+  std::vector<uint64_t> acked;                             // per client
+  uint64_t next_group = 1;
+  uint64_t next_task_seed = 0;
+  int64_t episodes_started = 0;  // training episodes (group_size per group), for the gate
+  size_t next_client = 0;
+
+  // Totals.
+  int64_t consumed = 0, trained = 0, stale = 0, unused = 0, orphaned = 0, acts = 0;
+  json curve = json::array();
+  std::ofstream ledger;
+  Clock::time_point started = Clock::now();
+  Status failure;
+
+  Status LoadCheckpoint();
+  Status SaveCheckpoint();
+  void StartGroups();
+  // Under mu: forgets groups whose start was lost, so the gate lets their episodes start again.
+  void ForgetLostStarts();
+  // Under mu: a group member that will never report.
+  void MemberLost(uint64_t group_id);
+  void HandleEvent(size_t client, Event event, std::vector<Decision>* decisions);
+  void HandleObs(size_t client, const json& obs, std::vector<Decision>* decisions);
+  void HandleTrajectory(size_t client, const json& trajectory);
+  Status Decide(std::vector<Decision>& decisions);
+  Status DecideByScore(const Decision& decision, Episode& episode, const std::vector<int>& prompt);
+  Status DecideByGeneration(std::vector<Decision>& decisions);
+  void RefreshActor();
+  // Under mu.
+  void Consume(size_t client, uint64_t seq, const std::string& episode, const std::string& use);
+  Status LearnOnce(std::vector<Group> batch);
+  void ActorLoop(const std::atomic<bool>& stop);
+  bool Done(const std::atomic<bool>& stop) const;
+};
+
+StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options) {
+  auto state = std::make_unique<State>();
+  state->options = std::move(options);
+  const TrainerOptions& o = state->options;
+  state->limits = {o.history, o.obs_bytes, o.prompt_bytes};
+  state->alfworld = o.env == "alfworld";
+  state->actor_rng.seed(o.seed * 0x9E3779B97F4A7C15ull + 1);
+  auto learner_model = policy::Model::Create(state->backend, o.model, o.seed);
+  if (!learner_model.ok()) return learner_model.status().WithContext("learner model");
+  state->learner_model = std::move(*learner_model);
+  auto actor_model = policy::Model::Create(state->backend, o.model, o.seed);
+  if (!actor_model.ok()) return actor_model.status().WithContext("actor model");
+  state->actor_model = std::move(*actor_model);
+  state->optimizer = std::make_unique<policy::AdamW>(*state->learner_model, o.adamw);
+  state->learner = std::make_unique<Learner>(
+      *state->learner_model, *state->optimizer,
+      LearnerConfig{o.loss, o.ppo_epochs, o.temperature, o.train_candidates, o.seed + 7});
+  const size_t n = o.endpoints.size();
+  state->req_to_group.resize(n);
+  state->unconsumed.resize(n);
+  state->consumed_above_ack.resize(n);
+  state->skip.resize(n);
+  state->highest_seq.assign(n, 0);
+  state->acked.assign(n, 0);
+  if (!o.checkpoint_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.checkpoint_dir, ec);
+    if (ec) return IoError("create --checkpoint-dir " + o.checkpoint_dir + ": " + ec.message());
+    if (Status s = state->LoadCheckpoint(); !s.ok()) return s;
+  }
+  if (!o.ledger.empty()) {
+    state->ledger.open(o.ledger, std::ios::app);
+    if (!state->ledger) return IoError("open --ledger " + o.ledger);
+  }
+  const int window = o.credits > 0 ? o.credits
+                                   : (o.alpha + 2) * o.batch_groups * (o.group_size + o.redundancy) + 16;
+  for (size_t i = 0; i < n; i++) {
+    ClientOptions co;
+    co.host = o.endpoints[i].host;
+    co.port = o.endpoints[i].port;
+    co.token = o.token;
+    co.trainer = n == 1 ? o.name : o.name + "-" + std::to_string(i);
+    co.encoding = o.encoding;
+    co.credits = window;
+    co.resume_after_seq = state->acked[i];
+    auto client = TrainerClient::Create(co);
+    if (!client.ok()) return client.status().WithContext("endpoint " + co.host + ":" + std::to_string(co.port));
+    state->clients.push_back(std::move(*client));
+  }
+  state->published = state->learner_model->DownloadParams();
+  if (Status s = state->actor_model->UploadParams(state->published); !s.ok()) return s;
+  state->actor_version = state->version.load();
+  return std::unique_ptr<Trainer>(new Trainer(std::move(state)));
+}
+
+Trainer::Trainer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Trainer::~Trainer() = default;
+
+Status Trainer::State::LoadCheckpoint() {
+  const std::filesystem::path dir(options.checkpoint_dir);
+  if (!std::filesystem::exists(dir / kStateFile)) return Status::Ok();
+  auto checkpoint = policy::LoadCheckpoint((dir / kCheckpointFile).string());
+  if (!checkpoint.ok()) return checkpoint.status().WithContext("resume");
+  if (Status s = policy::Restore(*checkpoint, *learner_model, *optimizer); !s.ok()) {
+    return s.WithContext("resume from " + options.checkpoint_dir);
+  }
+  std::ifstream in(dir / kStateFile);
+  const json saved = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!saved.is_object() || !saved.contains("version") || !saved.contains("clients") ||
+      !saved["clients"].is_array() || saved["clients"].size() != options.endpoints.size()) {
+    return Corruption((dir / kStateFile).string() + ": not a trainer state for " +
+                      std::to_string(options.endpoints.size()) + " endpoint(s)");
+  }
+  version = saved["version"].get<int64_t>();
+  next_task_seed = saved.value("next_task_seed", uint64_t{0});
+  next_group = saved.value("next_group", uint64_t{1});
+  for (const char* key : {"consumed", "trained", "stale", "unused", "orphaned"}) {
+    if (!saved.contains("totals") || !saved["totals"].contains(key)) continue;
+    const int64_t value = saved["totals"][key].get<int64_t>();
+    if (std::string_view(key) == "consumed") consumed = value;
+    if (std::string_view(key) == "trained") trained = value;
+    if (std::string_view(key) == "stale") stale = value;
+    if (std::string_view(key) == "unused") unused = value;
+    if (std::string_view(key) == "orphaned") orphaned = value;
+  }
+  for (size_t i = 0; i < options.endpoints.size(); i++) {
+    const json& c = saved["clients"][i];
+    acked[i] = c.value("acked", uint64_t{0});
+    highest_seq[i] = acked[i];
+    for (const json& seq : c.value("consumed_above_ack", json::array())) skip[i].insert(seq.get<uint64_t>());
+  }
+  // Episodes per version as if this run had started them all: the gate goes on where it was.
+  episodes_started = version * options.batch_groups * options.group_size;
+  if (!options.quiet) {
+    std::fprintf(stderr, "rock-trainer: resumed version %lld from %s\n", static_cast<long long>(version.load()),
+                 options.checkpoint_dir.c_str());
+  }
+  return Status::Ok();
+}
+
+Status Trainer::State::SaveCheckpoint() {
+  if (options.checkpoint_dir.empty()) return Status::Ok();
+  const std::filesystem::path dir(options.checkpoint_dir);
+  if (Status s = policy::SaveCheckpoint((dir / kCheckpointFile).string(), policy::Capture(*learner_model, *optimizer));
+      !s.ok()) {
+    return s;
+  }
+  json saved = {{"version", version.load()},
+                {"next_task_seed", next_task_seed},
+                {"next_group", next_group},
+                {"totals",
+                 {{"consumed", consumed}, {"trained", trained}, {"stale", stale}, {"unused", unused}, {"orphaned", orphaned}}},
+                {"clients", json::array()}};
+  for (size_t i = 0; i < clients.size(); i++) {
+    saved["clients"].push_back({{"acked", acked[i]}, {"consumed_above_ack", consumed_above_ack[i]}});
+  }
+  const std::filesystem::path tmp = dir / (std::string(kStateFile) + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << saved.dump(1) << "\n";
+    if (!out.flush()) return IoError("write " + tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, dir / kStateFile, ec);
+  if (ec) return IoError("rename " + tmp.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+void Trainer::State::StartGroups() {
+  const TrainerOptions& o = options;
+  const int64_t batch_episodes = static_cast<int64_t>(o.batch_groups) * o.group_size;
+  while (rl::MayStartEpisode(episodes_started, version.load(), o.alpha, batch_episodes)) {
+    StartRequest request;
+    request.env = o.env;
+    request.task = o.task;
+    std::string type = o.env;
+    const uint64_t seed = next_task_seed++;
+    if (alfworld) {
+      type = o.task_types[seed % o.task_types.size()];
+      request.task["type"] = type;
+      request.task["seed"] = seed;
+      request.task["reward"] = o.reward;
+    }
+    request.seed = seed;
+    if (o.max_steps > 0) request.max_steps = o.max_steps;
+    request.n = o.group_size;
+    request.redundancy = o.redundancy;
+    request.policy_version = version.load();
+    const size_t client = next_client++ % clients.size();
+    Group group;
+    group.id = next_group++;
+    group.client = client;
+    group.type = type;
+    group.expected = o.group_size + o.redundancy;
+    group.started = Clock::now();
+    group.req = clients[client]->Start(request);
+    req_to_group[client][group.req] = group.id;
+    groups.emplace(group.id, std::move(group));
+    episodes_started += o.group_size;
+  }
+}
+
+void Trainer::State::ForgetLostStarts() {
+  const auto now = Clock::now();
+  for (auto it = groups.begin(); it != groups.end();) {
+    if (it->second.seen > 0 || now - it->second.started < kStartTimeout) {
+      ++it;
+      continue;
+    }
+    if (!options.quiet) std::fprintf(stderr, "rock-trainer: group %llu never started; starting another\n",
+                                     static_cast<unsigned long long>(it->first));
+    req_to_group[it->second.client].erase(it->second.req);
+    episodes_started -= options.group_size;
+    it = groups.erase(it);
+  }
+}
+
+void Trainer::State::MemberLost(uint64_t group_id) {
+  auto group = groups.find(group_id);
+  if (group == groups.end()) return;
+  group->second.expected--;
+  if (group->second.accounted >= group->second.expected) {
+    ready.push_back(std::move(group->second));
+    groups.erase(group);
+    ready_cv.notify_all();
+  }
+}
+
+void Trainer::State::Consume(size_t client, uint64_t seq, const std::string& episode, const std::string& use) {
+  consumed++;
+  if (ledger.is_open()) {
+    ledger << json{{"seq", seq}, {"endpoint", client}, {"episode", episode}, {"use", use}, {"version", version.load()}}.dump()
+           << "\n";
+    ledger.flush();
+  }
+  unconsumed[client].erase(seq);
+  consumed_above_ack[client].insert(seq);
+  // Acks are cumulative: everything up to the oldest trajectory still waiting for its group.
+  const uint64_t upto = unconsumed[client].empty() ? highest_seq[client] : *unconsumed[client].begin() - 1;
+  if (upto > acked[client]) {
+    acked[client] = upto;
+    clients[client]->Ack(upto);
+    consumed_above_ack[client].erase(consumed_above_ack[client].begin(), consumed_above_ack[client].upper_bound(upto));
+  }
+}
+
+void Trainer::State::HandleEvent(size_t client, Event event, std::vector<Decision>* decisions) {
+  switch (event.type) {
+    case Event::Type::kObs:
+      HandleObs(client, event.body, decisions);
+      break;
+    case Event::Type::kTrajectory:
+      HandleTrajectory(client, event.body);
+      break;
+    case Event::Type::kError: {
+      if (!options.quiet) std::fprintf(stderr, "rock-trainer: rockd error: %s\n", event.body.dump().c_str());
+      // A member of a start that failed to start sends one error with the start's req.
+      const json req = event.body.value("req", json());
+      if (req.is_number_integer()) {
+        std::lock_guard lock(mu);
+        const auto group = req_to_group[client].find(req.get<uint64_t>());
+        if (group != req_to_group[client].end()) MemberLost(group->second);
+      }
+      break;
+    }
+    case Event::Type::kConnected:
+    case Event::Type::kDisconnected:
+      if (!options.quiet) {
+        std::fprintf(stderr, "rock-trainer: endpoint %zu %s %s\n", client,
+                     event.type == Event::Type::kConnected ? "connected" : "disconnected", event.body.dump().c_str());
+      }
+      break;
+  }
+}
+
+void Trainer::State::HandleObs(size_t client, const json& obs, std::vector<Decision>* decisions) {
+  const std::string id = obs.value("episode", "");
+  const int step = obs.value("step", -1);
+  const json info = obs.value("info", json::object());
+  std::lock_guard lock(mu);
+  auto it = episodes.find(id);
+  if (step == 0 && it == episodes.end()) {
+    const json req = obs.value("req", json());
+    const auto group = req.is_number_unsigned() || req.is_number_integer()
+                           ? req_to_group[client].find(req.get<uint64_t>())
+                           : req_to_group[client].end();
+    if (group == req_to_group[client].end()) {
+      clients[client]->Cancel(id);  // started by an earlier run of this trainer
+      return;
+    }
+    if (auto g = groups.find(group->second); g != groups.end()) g->second.seen++;
+    Episode episode;
+    episode.client = client;
+    episode.group = group->second;
+    episode.transcript.task = info.value("task", "");
+    episode.transcript.turns.push_back({"", obs.value("observation", "")});
+    it = episodes.emplace(id, std::move(episode)).first;
+  } else if (it == episodes.end()) {
+    clients[client]->Cancel(id);
+    return;
+  } else {
+    it->second.transcript.turns.push_back({it->second.actions.back(), obs.value("observation", "")});
+  }
+  if (obs.value("terminated", false) || obs.value("truncated", false)) return;
+  Decision decision{client, id, step + 1, {}};
+  if (info.contains("admissible_commands") && info["admissible_commands"].is_array()) {
+    for (const json& c : info["admissible_commands"]) {
+      if (c.is_string()) decision.commands.push_back(c.get<std::string>());
+    }
+  }
+  decisions->push_back(std::move(decision));
+}
+
+void Trainer::State::HandleTrajectory(size_t client, const json& trajectory) {
+  const uint64_t seq = trajectory.value("seq", uint64_t{0});
+  const std::string id = trajectory.value("episode", "");
+  const std::string status = trajectory.value("status", "");
+  std::lock_guard lock(mu);
+  highest_seq[client] = std::max(highest_seq[client], seq);
+  if (skip[client].erase(seq) > 0) {
+    // Consumed before the restart, above that run's last ack: ack it again, record nothing.
+    unconsumed[client].insert(seq);
+    consumed--;
+    Consume(client, seq, id, "skip");
+    if (ledger.is_open()) ledger.flush();
+    return;
+  }
+  unconsumed[client].insert(seq);
+  auto it = episodes.find(id);
+  if (it == episodes.end()) {
+    orphaned++;
+    Consume(client, seq, id, "orphan");
+    return;
+  }
+  Episode episode = std::move(it->second);
+  episodes.erase(it);
+  auto group = groups.find(episode.group);
+  if (group == groups.end()) {  // cannot happen: a group lives until all its members reported
+    orphaned++;
+    Consume(client, seq, id, "orphan");
+    return;
+  }
+  group->second.accounted++;
+  const json steps = trajectory.value("steps", json::array());
+  if ((status == "terminated" || status == "truncated") && steps.size() == episode.samples.size()) {
+    Member member;
+    member.episode = id;
+    member.seq = seq;
+    member.samples = std::move(episode.samples);
+    for (const json& s : steps) member.rewards.push_back(s.value("reward", 0.0));
+    member.episode_return = trajectory.value("return", 0.0);
+    member.success = status == "terminated";
+    group->second.members.push_back(std::move(member));
+  } else {
+    unused++;
+    Consume(client, seq, id, "unused:" + status);
+  }
+  if (group->second.accounted >= group->second.expected) {
+    ready.push_back(std::move(group->second));
+    groups.erase(group);
+    ready_cv.notify_all();
+  }
+}
+
+void Trainer::State::RefreshActor() {
+  if (actor_version == version.load()) return;
+  std::lock_guard lock(weights_mu);
+  if (Status s = actor_model->UploadParams(published); !s.ok()) {
+    failure = s.WithContext("actor weights");
+    return;
+  }
+  actor_version = version.load();
+}
+
+Status Trainer::State::DecideByScore(const Decision& decision, Episode& episode, const std::vector<int>& prompt_in) {
+  const int max_seq = options.model.max_seq;
+  std::vector<std::vector<int>> candidates;
+  size_t longest = 0;
+  for (const std::string& command : decision.commands) {
+    std::vector<int> tokens = Tokenizer::Encode(ActionText(command));
+    tokens.resize(std::min(tokens.size(), static_cast<size_t>(max_seq / 2)));
+    longest = std::max(longest, tokens.size());
+    candidates.push_back(std::move(tokens));
+  }
+  std::vector<int> prompt = prompt_in;
+  if (prompt.size() + longest > static_cast<size_t>(max_seq)) {
+    // Keep BOS and the newest text.
+    const size_t excess = prompt.size() + longest - static_cast<size_t>(max_seq);
+    prompt.erase(prompt.begin() + 1, prompt.begin() + 1 + static_cast<std::ptrdiff_t>(excess));
+  }
+  auto scores = policy::ScoreCandidates(*actor_model, prompt, candidates);
+  if (!scores.ok()) return scores.status().WithContext("score");
+  std::vector<int> lengths;
+  for (const std::vector<int>& c : candidates) lengths.push_back(static_cast<int>(c.size()));
+  auto z = policy::CandidateLogits(*scores, lengths, options.temperature);
+  if (!z.ok()) return z.status();
+  const std::vector<double> log_pi = policy::LogSoftmax(*z);
+  const int chosen = policy::SampleCandidate(log_pi, actor_rng);
+  Sample sample;
+  sample.prompt = std::move(prompt);
+  sample.candidates = std::move(candidates);
+  sample.chosen = chosen;
+  sample.behaviour = {static_cast<float>(log_pi[static_cast<size_t>(chosen)])};
+  sample.version = actor_version;
+  const std::string& action = decision.commands[static_cast<size_t>(chosen)];
+  clients[decision.client]->Act(decision.episode, decision.step, action, actor_version, sample.behaviour);
+  episode.samples.push_back(std::move(sample));
+  episode.actions.push_back(action);
+  return Status::Ok();
+}
+
+Status Trainer::State::DecideByGeneration(std::vector<Decision>& decisions) {
+  if (decisions.empty()) return Status::Ok();
+  auto generator = policy::Generator::Create(*actor_model, static_cast<int>(std::min<size_t>(decisions.size(), 32)),
+                                             actor_rng());
+  if (!generator.ok()) return generator.status();
+  std::map<uint64_t, size_t> by_id;
+  std::vector<std::vector<int>> prompts(decisions.size());
+  for (size_t i = 0; i < decisions.size(); i++) {
+    {
+      std::lock_guard lock(mu);
+      prompts[i] = Tokenizer::Encode(BuildPrompt(episodes.at(decisions[i].episode).transcript, limits), true);
+    }
+    const policy::SamplingParams params{.temperature = options.sample_temperature,
+                                        .top_p = 1.0f,
+                                        .max_new_tokens = options.gen_tokens,
+                                        .stop_token = '\n'};
+    auto id = (*generator)->Submit(prompts[i], params);
+    if (!id.ok()) return id.status().WithContext("generate");
+    by_id[*id] = i;
+  }
+  auto completions = (*generator)->RunToCompletion();
+  if (!completions.ok()) return completions.status();
+  for (policy::Completion& completion : *completions) {
+    const size_t i = by_id.at(completion.id);
+    const Decision& decision = decisions[i];
+    std::string action = Tokenizer::Decode(completion.tokens);
+    if (!action.empty() && action.back() == '\n') action.pop_back();
+    Sample sample;
+    sample.prompt = std::move(prompts[i]);
+    sample.behaviour = completion.logprobs;
+    sample.candidates = {std::move(completion.tokens)};
+    sample.generated = true;
+    sample.version = actor_version;
+    clients[decision.client]->Act(decision.episode, decision.step, action, actor_version, sample.behaviour);
+    std::lock_guard lock(mu);
+    Episode& episode = episodes.at(decision.episode);
+    episode.samples.push_back(std::move(sample));
+    episode.actions.push_back(action);
+  }
+  return Status::Ok();
+}
+
+Status Trainer::State::Decide(std::vector<Decision>& decisions) {
+  std::vector<Decision> generate;
+  for (Decision& decision : decisions) {
+    const bool score = options.action == ActionMode::kScore ||
+                       (options.action == ActionMode::kAuto && !decision.commands.empty());
+    if (!score) {
+      generate.push_back(std::move(decision));
+      continue;
+    }
+    if (decision.commands.empty()) {
+      return FailedPrecondition("--action score: the obs of episode " + decision.episode + " lists no admissible_commands");
+    }
+    std::vector<int> prompt;
+    Episode* episode = nullptr;
+    {
+      std::lock_guard lock(mu);
+      episode = &episodes.at(decision.episode);
+      prompt = Tokenizer::Encode(BuildPrompt(episode->transcript, limits), true);
+    }
+    // Only the actor thread adds or removes an episode's samples before its trajectory, and the
+    // trajectory cannot come before this act is answered.
+    if (Status s = DecideByScore(decision, *episode, prompt); !s.ok()) return s;
+  }
+  acts += static_cast<int64_t>(decisions.size());
+  return DecideByGeneration(generate);
+}
+
+bool Trainer::State::Done(const std::atomic<bool>& stop) const {
+  return stop.load() || !failure.ok() || (options.versions > 0 && version.load() >= options.versions) ||
+         (options.time_limit_s > 0 && SecondsSince(started) >= options.time_limit_s);
+}
+
+void Trainer::State::ActorLoop(const std::atomic<bool>& stop) {
+  bool idle = false;
+  while (!Done(stop)) {
+    RefreshActor();
+    {
+      std::lock_guard lock(mu);
+      ForgetLostStarts();
+      StartGroups();
+    }
+    std::vector<Decision> decisions;
+    for (size_t c = 0; c < clients.size(); c++) {
+      const auto wait = std::chrono::milliseconds(c == 0 && idle ? 5 : 0);
+      for (auto event = clients[c]->Next(wait); event; event = clients[c]->Next(std::chrono::milliseconds(0))) {
+        HandleEvent(c, std::move(*event), &decisions);
+      }
+    }
+    idle = decisions.empty();
+    if (Status s = Decide(decisions); !s.ok()) {
+      std::lock_guard lock(mu);
+      failure = s.WithContext("actor");
+    }
+  }
+  ready_cv.notify_all();
+}
+
+Status Trainer::State::LearnOnce(std::vector<Group> batch) {
+  const TrainerOptions& o = options;
+  const int64_t current = version.load();
+  std::vector<Sample> samples;
+  std::vector<const Member*> used;
+  std::set<uint64_t> trained_groups;
+  double reward_sum = 0.0, staleness_sum = 0.0;
+  int64_t successes = 0, stale_now = 0;
+  std::map<std::string, std::pair<int, int>> by_type;  // successes, episodes
+  for (Group& group : batch) {
+    int64_t oldest = current;
+    for (const Member& m : group.members) {
+      for (const Sample& s : m.samples) oldest = std::min(oldest, s.version);
+    }
+    if (!rl::WithinStaleness(oldest, current, o.alpha)) {
+      stale_now += static_cast<int64_t>(group.members.size());
+      continue;
+    }
+    trained_groups.insert(group.id);
+    std::vector<double> returns;
+    for (const Member& m : group.members) returns.push_back(m.episode_return);
+    const std::vector<double> advantages = rl::GroupAdvantages(returns);
+    for (size_t i = 0; i < group.members.size(); i++) {
+      Member& m = group.members[i];
+      const std::vector<double> to_go = rl::RewardsToGo(m.rewards, o.gamma);
+      for (size_t t = 0; t < m.samples.size(); t++) {
+        Sample s = m.samples[t];
+        s.advantage = o.algorithm == Algorithm::kGrpo
+                          ? advantages[i]
+                          : baseline.Advantage(group.type + "/" + std::to_string(t), to_go[t]);
+        staleness_sum += static_cast<double>(current - s.version);
+        samples.push_back(std::move(s));
+      }
+      reward_sum += m.episode_return;
+      successes += m.success ? 1 : 0;
+      by_type[group.type].first += m.success ? 1 : 0;
+      by_type[group.type].second += 1;
+      used.push_back(&m);
+    }
+  }
+  const auto update_start = Clock::now();
+  auto stats = learner->Update(samples);
+  if (!stats.ok()) return stats.status();
+  const double update_s = SecondsSince(update_start);
+  {
+    std::lock_guard lock(weights_mu);
+    published = learner_model->DownloadParams();
+  }
+  version++;
+
+  std::lock_guard lock(mu);
+  for (Group& group : batch) {
+    const bool trained_group = trained_groups.count(group.id) > 0;
+    for (const Member& m : group.members) {
+      if (trained_group) {
+        trained++;
+        Consume(group.client, m.seq, m.episode, "trained");
+      } else {
+        stale++;
+        Consume(group.client, m.seq, m.episode, "stale");
+      }
+    }
+  }
+  const double n = std::max<double>(1.0, static_cast<double>(used.size()));
+  json success_by_type = json::object();
+  for (const auto& [type, counts] : by_type) success_by_type[type] = static_cast<double>(counts.first) / counts.second;
+  const double elapsed = SecondsSince(started);
+  json metrics = {{"step", version.load()},
+                  {"policy_version", version.load()},
+                  {"reward_mean", reward_sum / n},
+                  {"success_rate", static_cast<double>(successes) / n},
+                  {"success_by_type", success_by_type},
+                  {"loss", stats->loss},
+                  {"tokens_per_s", update_s > 0 ? static_cast<double>(stats->tokens) / update_s : 0.0},
+                  {"staleness", samples.empty() ? 0.0 : staleness_sum / static_cast<double>(samples.size())},
+                  {"episodes", static_cast<int64_t>(used.size())},
+                  {"stale_dropped", stale_now},
+                  {"clipped", stats->clipped},
+                  {"grad_norm", stats->grad_norm},
+                  {"trajectories_per_s", elapsed > 0 ? static_cast<double>(consumed) / elapsed : 0.0},
+                  {"elapsed_s", elapsed}};
+  curve.push_back(metrics);
+  for (auto& client : clients) client->Report(metrics);
+  if (!o.quiet) {
+    std::fprintf(stderr,
+                 "rock-trainer: version %lld  episodes %zu  reward %.3f  success %.3f  loss %.4f  staleness %.2f  "
+                 "%.0f tok/s  %.1f traj/s\n",
+                 static_cast<long long>(version.load()), used.size(), reward_sum / n,
+                 static_cast<double>(successes) / n, stats->loss, metrics["staleness"].get<double>(),
+                 metrics["tokens_per_s"].get<double>(), metrics["trajectories_per_s"].get<double>());
+  }
+  if (version.load() % o.checkpoint_every == 0) return SaveCheckpoint();
+  return Status::Ok();
+}
+
+Status Trainer::Run(const std::atomic<bool>& stop) {
+  State& s = *state_;
+  s.started = Clock::now();
+  std::thread actor([&] { s.ActorLoop(stop); });
+  Status result;
+  while (!s.Done(stop)) {
+    std::vector<Group> batch;
+    {
+      std::unique_lock lock(s.mu);
+      s.ready_cv.wait_for(lock, std::chrono::milliseconds(100), [&] {
+        return static_cast<int>(s.ready.size()) >= s.options.batch_groups;
+      });
+      if (static_cast<int>(s.ready.size()) < s.options.batch_groups) continue;
+      for (int i = 0; i < s.options.batch_groups; i++) {
+        batch.push_back(std::move(s.ready.front()));
+        s.ready.pop_front();
+      }
+    }
+    if (Status st = s.LearnOnce(std::move(batch)); !st.ok()) {
+      std::lock_guard lock(s.mu);
+      s.failure = st.WithContext("learner");
+    }
+  }
+  actor.join();
+  {
+    std::lock_guard lock(s.mu);
+    result = s.failure;
+  }
+  if (Status saved = s.SaveCheckpoint(); result.ok() && !saved.ok()) result = saved;
+  if (!s.options.summary.empty()) {
+    std::ofstream out(s.options.summary, std::ios::trunc);
+    out << Summary().dump(1) << "\n";
+    if (!out.flush() && result.ok()) result = IoError("write --summary " + s.options.summary);
+  }
+  for (auto& client : s.clients) client->Close();
+  return result;
+}
+
+json Trainer::Summary() const {
+  const State& s = *state_;
+  const double elapsed = SecondsSince(s.started);
+  return {{"versions", s.version.load()},
+          {"elapsed_s", elapsed},
+          {"cpu_s", CpuSeconds()},
+          {"acts", s.acts},
+          {"trajectories", {{"consumed", s.consumed},
+                            {"trained", s.trained},
+                            {"stale", s.stale},
+                            {"unused", s.unused},
+                            {"orphaned", s.orphaned}}},
+          {"trajectories_per_s", elapsed > 0 ? static_cast<double>(s.consumed) / elapsed : 0.0},
+          {"trained_per_s", elapsed > 0 ? static_cast<double>(s.trained) / elapsed : 0.0},
+          {"alpha", s.options.alpha},
+          {"curve", s.curve}};
+}
+
+}  // namespace rock::trainer
