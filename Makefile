@@ -34,7 +34,7 @@ build-asan: deps
 # A detached watcher (not rockd's child) prints the URL once rockd has written its port, then
 # runs rock-trainer against it (learning ALFWorld, checkpoints under the data dir, so a second
 # `make run` goes on where the first stopped) until rockd exits.
-ROCK_TRAINER_ARGS ?= --env alfworld --task-types pick_and_place_simple --max-steps 20 --algo ppo --gamma 0.9 \
+ROCK_TRAINER_ARGS ?= --env alfworld --task-types pick_and_place_simple --max-steps 30 --algo grpo \
                      --lr 0.01 --ppo-epochs 2 --temperature 0.05 --dim 32 --layers 2 --heads 2 --kv-heads 1 \
                      --hidden 64 --prompt-bytes 128 --train-candidates 3 --group-size 8 --batch-groups 2
 run: build
@@ -66,6 +66,7 @@ bench: build
 	build/bin/swebench_bench
 	OMP_WAIT_POLICY=passive build/bin/policy_bench
 	bench/trainer_async.sh
+	bench/trainer_learning.sh
 
 install: build
 	cmake --install build

@@ -23,29 +23,15 @@ for binary in "$rockd" "$trainer"; do
 done
 
 work=$(mktemp -d)
-rockd_pid=
-cleanup() {
-  [[ -n $rockd_pid ]] && kill -KILL "$rockd_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/rockd_lib.sh
+source "$root/bench/rockd_lib.sh"
+trap cleanup_rockd EXIT
 
 # 48 one-slot sleepy sandboxes (a sleepy step blocks its worker, as a real env's would) and
 # ALFWorld's 64-slot ones: enough for what alpha 4 lets run, the same for every alpha.
-cat >"$work/rockd.json" <<'JSON'
-{"pools": {"sleepy": {"min": 48, "max": 48, "slots": 1, "limits": {"memory_mb": 64}},
+start_rockd '{"pools": {"sleepy": {"min": 48, "max": 48, "slots": 1, "limits": {"memory_mb": 64}},
            "alfworld": {"min": 2, "max": 2, "slots": 64}},
- "episodes": {"step_timeout_ms": 30000}}
-JSON
-"$rockd" --listen 127.0.0.1:0 --port-file "$work/port" --data-dir "$work/data" --config "$work/rockd.json" \
-  >"$work/rockd.log" 2>&1 &
-rockd_pid=$!
-for _ in $(seq 200); do [[ -s $work/port ]] && break; sleep 0.1; done
-port=$(cat "$work/port")
-for _ in $(seq 300); do
-  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
-  sleep 0.1
-done
+ "episodes": {"step_timeout_ms": 30000}}'
 
 model=(--dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 --prompt-bytes 128 --train-candidates 3 --quiet)
 sleepy_task='{"steps": 8, "distribution": "pareto", "scale_ms": 4, "shape": 1.3, "cap_ms": 2000}'
@@ -85,6 +71,4 @@ for env in sleepy alfworld; do
     echo "| $env | $alpha | $rate | $trained | $seconds | $stale | $ratio |"
   done
 done
-kill -TERM "$rockd_pid"
-wait "$rockd_pid" || true
-rockd_pid=
+stop_rockd

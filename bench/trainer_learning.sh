@@ -6,7 +6,7 @@
 #
 # Environment (defaults in brackets):
 #   ROCKD, ROCK_TRAINER   binaries [build/bin/rockd, build/bin/rock-trainer]
-#   LEARN_SECONDS         wall-clock budget of the trained run [1200]
+#   LEARN_SECONDS         wall-clock budget of the trained run [1800]
 #   RANDOM_SECONDS        budget of the random-agent run [300]
 #   TRAINER_FLAGS         the flags both runs share [the make run demo's, below]
 set -euo pipefail
@@ -14,9 +14,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rockd=${ROCKD:-$root/build/bin/rockd}
 trainer=${ROCK_TRAINER:-$root/build/bin/rock-trainer}
-learn_s=${LEARN_SECONDS:-1200}
+learn_s=${LEARN_SECONDS:-1800}
 random_s=${RANDOM_SECONDS:-300}
-flags=${TRAINER_FLAGS:-"--env alfworld --task-types pick_and_place_simple --max-steps 20 --algo grpo --lr 0.01 \
+flags=${TRAINER_FLAGS:-"--env alfworld --task-types pick_and_place_simple --max-steps 30 --algo grpo --lr 0.01 \
 --ppo-epochs 2 --temperature 0.05 --dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 --prompt-bytes 128 \
 --train-candidates 3 --group-size 8 --batch-groups 2"}
 for binary in "$rockd" "$trainer"; do
@@ -24,17 +24,11 @@ for binary in "$rockd" "$trainer"; do
 done
 
 work=$(mktemp -d)
-rockd_pid=
-cleanup() {
-  [[ -n $rockd_pid ]] && kill -KILL "$rockd_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/rockd_lib.sh
+source "$root/bench/rockd_lib.sh"
+trap cleanup_rockd EXIT
 
-"$rockd" --listen 127.0.0.1:0 --port-file "$work/port" --data-dir "$work/data" >"$work/rockd.log" 2>&1 &
-rockd_pid=$!
-for _ in $(seq 200); do [[ -s $work/port ]] && break; sleep 0.1; done
-port=$(cat "$work/port")
+start_rockd
 
 # shellcheck disable=SC2086 # flags is a word list
 "$trainer" --endpoint "127.0.0.1:$port" --name random $flags --lr 0 --time-limit "$random_s" --quiet \
@@ -81,6 +75,4 @@ for i in range(0, len(curve), step):
     n, s, r = rate(window)
     print(f"| {curve[i]['step']} | {curve[i]['elapsed_s']:.0f} | {100 * s:.1f}% | {r:.2f} |")
 PY
-kill -TERM "$rockd_pid"
-wait "$rockd_pid" || true
-rockd_pid=
+stop_rockd

@@ -418,7 +418,8 @@ void Trainer::State::HandleObs(size_t client, const json& obs, std::vector<Decis
     clients[client]->Cancel(id);
     return;
   } else {
-    it->second.transcript.turns.push_back({it->second.actions.back(), obs.value("observation", "")});
+    const std::vector<std::string>& actions = it->second.actions;
+    it->second.transcript.turns.push_back({actions.empty() ? "" : actions.back(), obs.value("observation", "")});
   }
   if (obs.value("terminated", false) || obs.value("truncated", false)) return;
   Decision decision{client, id, step + 1, {}};
