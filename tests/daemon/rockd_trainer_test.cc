@@ -21,6 +21,7 @@
 
 #include "tests/support/chaos_config.h"
 #include "tests/support/http_client.h"
+#include "tests/support/ready_rockd.h"
 #include "tests/support/rockd_process.h"
 
 namespace rock::test {
@@ -34,6 +35,8 @@ constexpr const char* kConfig = kChaosConfig;
 
 // How long a test waits for one awaited frame; a bound against hangs, never a measurement.
 constexpr milliseconds kFrameTimeout = seconds(30);
+// How long rockd may take to fill its pools to their minimum.
+constexpr milliseconds kReadyTimeout = seconds(20);
 
 // `object[key]`, or null when `object` is not an object or lacks it.
 const json& At(const json& object, const char* key) {
@@ -442,37 +445,9 @@ std::vector<pid_t> ReadyPoolPids(uint16_t port) {
   return pids;
 }
 
-// Starts rockd and waits until its pools are at their minimum; null (with a failure) otherwise.
-std::unique_ptr<RockdProcess> StartReady(RockdOptions options) {
-  auto rockd = RockdProcess::Start(std::move(options));
-  if (rockd == nullptr) return nullptr;
-  if (!Eventually([&] { return Http(rockd->port(), "GET", "/readyz").status == 200; }, seconds(20))) {
-    ADD_FAILURE() << "the pool never reached its minimum:\n" << rockd->Log();
-    return nullptr;
-  }
-  return rockd;
-}
-
-// The tail of rockd's log, for a test that failed.
-void PrintLogOnFailure(const RockdProcess* rockd) {
-  if (rockd == nullptr || !::testing::Test::HasFailure()) return;
-  const std::string log = rockd->Log();
-  std::printf("rockd log (last 6000 bytes):\n%s\n", log.substr(log.size() > 6000 ? log.size() - 6000 : 0).c_str());
-}
-
-class RockdTrainer : public ::testing::Test {
+class RockdTrainer : public ReadyRockdTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
-    rockd_ = StartReady({.config_json = kConfig});
-    ASSERT_NE(rockd_, nullptr);
-  }
-
-  void TearDown() override { PrintLogOnFailure(rockd_.get()); }
-
-  uint16_t port() const { return rockd_->port(); }
-
-  std::unique_ptr<RockdProcess> rockd_;
+  RockdTrainer() : ReadyRockdTest({.config_json = kConfig}, kReadyTimeout) {}
 };
 
 TEST_F(RockdTrainer, AGroupIsPlayedAndEveryEpisodeArrivesAsOneTrajectory) {
@@ -975,7 +950,7 @@ TEST(RockdTrainerStaleness, EpisodesOlderThanTheStalenessBoundExpire) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
   json config = json::parse(kConfig);
   config["stream"]["max_staleness"] = 2;
-  auto rockd = StartReady({.config_json = config.dump()});
+  auto rockd = StartReady({.config_json = config.dump()}, kReadyTimeout);
   ASSERT_NE(rockd, nullptr);
   Trainer trainer(rockd->port(), "async");
   ASSERT_TRUE(trainer.connected()) << trainer.error();
@@ -1016,7 +991,7 @@ TEST(RockdTrainerLimits, TrainerNamesBeyondMaxTrainersAreRefused) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
   json config = json::parse(kConfig);
   config["stream"]["max_trainers"] = 2;
-  auto rockd = StartReady({.config_json = config.dump()});
+  auto rockd = StartReady({.config_json = config.dump()}, kReadyTimeout);
   ASSERT_NE(rockd, nullptr);
   Trainer a(rockd->port(), "a"), b(rockd->port(), "b"), c(rockd->port(), "c");
   ASSERT_FALSE(a.Hello(/*credits=*/1).is_null());
@@ -1154,7 +1129,7 @@ TEST(RockdTrainerMemory, ATrainerGrantingNoCreditsDoesNotGrowRockdsMemory) {
   // default), which would make RSS measure churn, not what rockd keeps; no effect elsewhere.
   const char* asan = std::getenv("ASAN_OPTIONS");
   const std::string asan_options = std::string(asan != nullptr ? asan : "") + ":quarantine_size_mb=0";
-  auto rockd = StartReady({.config_json = config.dump(), .env = {{"ASAN_OPTIONS", asan_options}}});
+  auto rockd = StartReady({.config_json = config.dump(), .env = {{"ASAN_OPTIONS", asan_options}}}, kReadyTimeout);
   ASSERT_NE(rockd, nullptr);
   const std::string db = rockd->data_dir() + "/rockd.db";
   const auto committed = [&] {
@@ -1211,7 +1186,7 @@ TEST(RockdTrainerRecovery, KilledRockdRestartedOnTheSameDataDirLosesAndDuplicate
   std::vector<json> delivered;
   std::string live_episode;
   {
-    auto rockd = StartReady({.config_json = kConfig, .data_dir = data});
+    auto rockd = StartReady({.config_json = kConfig, .data_dir = data}, kReadyTimeout);
     ASSERT_NE(rockd, nullptr);
     Trainer trainer(rockd->port(), "survivor");
     ASSERT_FALSE(trainer.Hello(/*credits=*/16).is_null()) << "no welcome: " << trainer.error();
@@ -1229,7 +1204,7 @@ TEST(RockdTrainerRecovery, KilledRockdRestartedOnTheSameDataDirLosesAndDuplicate
   const std::vector<uint64_t> seqs = Seqs(delivered);
   ASSERT_TRUE(StrictlyIncreasing(seqs)) << json(seqs).dump();
 
-  auto rockd = StartReady({.config_json = kConfig, .data_dir = data});
+  auto rockd = StartReady({.config_json = kConfig, .data_dir = data}, kReadyTimeout);
   ASSERT_NE(rockd, nullptr);
   Trainer trainer(rockd->port(), "survivor");
   ASSERT_TRUE(trainer.connected()) << trainer.error();

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/http_client.h"
+#include "tests/support/ready_rockd.h"
 #include "tests/support/rockd_process.h"
 #include "tests/support/tcp_proxy.h"
 #include "trainer-client/client/trainer_client.h"
@@ -44,6 +45,8 @@ using Clock = std::chrono::steady_clock;
 constexpr milliseconds kTimeout = seconds(120);
 // How long a test watches for frames that must not come (after rockd has all it could send).
 constexpr milliseconds kQuiet = milliseconds(500);
+// How long rockd may take to fill its pools to their minimum (two sleepy, one ALFWorld).
+constexpr milliseconds kReadyTimeout = seconds(60);
 
 // Sleepy pools of 32 slots (a group of 50 fits two sandboxes) and one ALFWorld sandbox.
 constexpr const char* kConfig = R"({
@@ -60,23 +63,6 @@ StartRequest Sleepy(int n, int steps) {
   start.n = n;
   start.policy_version = 7;
   return start;
-}
-
-// Starts rockd and waits until its pools are at their minimum; null (with a failure) otherwise.
-std::unique_ptr<RockdProcess> StartReady(RockdOptions options) {
-  auto rockd = RockdProcess::Start(std::move(options));
-  if (rockd == nullptr) return nullptr;
-  if (!Eventually([&] { return Http(rockd->port(), "GET", "/readyz").status == 200; }, seconds(60))) {
-    ADD_FAILURE() << "the pools never reached their minimum:\n" << rockd->Log();
-    return nullptr;
-  }
-  return rockd;
-}
-
-void PrintLogOnFailure(const RockdProcess* rockd) {
-  if (rockd == nullptr || !::testing::Test::HasFailure()) return;
-  const std::string log = rockd->Log();
-  std::printf("rockd log (last 6000 bytes):\n%s\n", log.substr(log.size() > 6000 ? log.size() - 6000 : 0).c_str());
 }
 
 std::unique_ptr<TrainerClient> Connect(ClientOptions options) {
@@ -241,16 +227,9 @@ void ExpectEachEpisodeOnce(const Player& player, std::size_t count) {
   }
 }
 
-class TrainerClientTest : public ::testing::Test {
+class TrainerClientTest : public ReadyRockdTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
-    rockd_ = StartReady({.config_json = kConfig});
-    ASSERT_NE(rockd_, nullptr);
-  }
-  void TearDown() override { PrintLogOnFailure(rockd_.get()); }
-
-  std::unique_ptr<RockdProcess> rockd_;
+  TrainerClientTest() : ReadyRockdTest({.config_json = kConfig}, kReadyTimeout) {}
 };
 
 class TrainerClientEncoding : public TrainerClientTest, public ::testing::WithParamInterface<Encoding> {
@@ -434,7 +413,7 @@ TEST(TrainerClientRecovery, AKilledRockdRestartedOnTheSameDataDirDeliversUnacked
   if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
   TempDir dir;
   const std::string data = dir.path() + "/data";
-  auto rockd = StartReady({.config_json = kConfig, .data_dir = data});
+  auto rockd = StartReady({.config_json = kConfig, .data_dir = data}, kReadyTimeout);
   ASSERT_NE(rockd, nullptr);
   TcpProxy proxy(rockd->port());
   auto client = Connect(Options(proxy.port(), "survivor", /*credits=*/3));
@@ -451,7 +430,7 @@ TEST(TrainerClientRecovery, AKilledRockdRestartedOnTheSameDataDirDeliversUnacked
   proxy.Pause();
   ASSERT_EQ(rockd->Stop(SIGKILL), 128 + SIGKILL);
   ASSERT_TRUE(player.RunUntil([&] { return player.disconnects() == 1; }));
-  rockd = StartReady({.config_json = kConfig, .data_dir = data});
+  rockd = StartReady({.config_json = kConfig, .data_dir = data}, kReadyTimeout);
   ASSERT_NE(rockd, nullptr);
   proxy.SetTarget(rockd->port());
   ASSERT_TRUE(proxy.Resume());
@@ -491,7 +470,7 @@ TEST(TrainerClientRetry, RetriesWithBackoffUntilRockdAppears) {
   // Messages sent meanwhile wait for the welcome.
   client->Start(Sleepy(/*n=*/2, /*steps=*/3));
 
-  auto rockd = StartReady({.config_json = kConfig});
+  auto rockd = StartReady({.config_json = kConfig}, kReadyTimeout);
   ASSERT_NE(rockd, nullptr);
   proxy.SetTarget(rockd->port());
   ASSERT_TRUE(proxy.Resume());
@@ -509,7 +488,7 @@ TEST(TrainerClientAuth, SendsTheTokenAsABearerHeader) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
   json config = json::parse(kConfig);
   config["auth"] = {{"token", "s3cret"}};
-  auto rockd = StartReady({.config_json = config.dump()});
+  auto rockd = StartReady({.config_json = config.dump()}, kReadyTimeout);
   ASSERT_NE(rockd, nullptr);
 
   ClientOptions options = Options(rockd->port(), "authorized");
