@@ -31,7 +31,8 @@ trap cleanup_rockd EXIT
 start_rockd
 
 # shellcheck disable=SC2086 # flags is a word list
-"$trainer" --endpoint "127.0.0.1:$port" --name random $flags --lr 0 --time-limit "$random_s" --quiet \
+"$trainer" --endpoint "127.0.0.1:$port" --name random $(sed -E 's/--lr [^ ]+//' <<<"$flags") --lr 0 \
+  --time-limit "$random_s" --quiet \
   --summary "$work/random.json"
 # shellcheck disable=SC2086
 "$trainer" --endpoint "127.0.0.1:$port" --name trained $flags \

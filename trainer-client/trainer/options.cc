@@ -21,7 +21,9 @@ StatusOr<Endpoint> ParseEndpoint(const std::string& text) {
   if (port.empty() || *end != '\0' || value == 0 || value > 65535) {
     return InvalidArgument("--endpoint " + text + ": port must be 1-65535");
   }
-  return Endpoint{text.substr(0, colon), static_cast<uint16_t>(value)};
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);  // [::1]
+  return Endpoint{host, static_cast<uint16_t>(value)};
 }
 
 }  // namespace
@@ -151,6 +153,9 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
     if (!endpoint.ok()) return endpoint.status();
     o.endpoints.push_back(*endpoint);
   }
+  // --lr 0 means no learning at all: the cosine would otherwise climb to --min-lr.
+  if (o.adamw.lr == 0.0f) o.adamw.min_lr = 0.0f;
+  if (o.adamw.min_lr > o.adamw.lr) return InvalidArgument("--min-lr must not exceed --lr");
   o.encoding = encoding == "msgpack" ? Encoding::kMsgpack : Encoding::kJson;
   o.task = nlohmann::json::parse(task, nullptr, /*allow_exceptions=*/false);
   if (!o.task.is_object()) return InvalidArgument("--task: expected a JSON object, got " + task);
