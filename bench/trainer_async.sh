@@ -10,6 +10,7 @@
 #   ALPHAS                asynchronous ratios to compare with 0 ["1 2 4"]
 #   SLEEPY_VERSIONS       updates per sleepy run [12]
 #   ALFWORLD_VERSIONS     updates per ALFWorld run [4]
+#   ENVS                  which envs to run ["sleepy alfworld"]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,7 @@ trainer=${ROCK_TRAINER:-$root/build/bin/rock-trainer}
 read -r -a alphas <<<"${ALPHAS:-1 2 4}"
 sleepy_versions=${SLEEPY_VERSIONS:-12}
 alfworld_versions=${ALFWORLD_VERSIONS:-4}
+read -r -a envs <<<"${ENVS:-sleepy alfworld}"
 for binary in "$rockd" "$trainer"; do
   [[ -x $binary ]] || { echo "trainer_async: $binary not built (run make build)" >&2; exit 1; }
 done
@@ -28,13 +30,15 @@ source "$root/bench/rockd_lib.sh"
 trap cleanup_rockd EXIT
 
 # 48 one-slot sleepy sandboxes (a sleepy step blocks its worker, as a real env's would) and
-# ALFWorld's 64-slot ones: enough for what alpha 4 lets run, the same for every alpha.
+# ALFWorld's 64-slot ones, the same for every alpha. A sleepy step of up to 5 s blocks its
+# worker's heartbeat too: 10 missed pings of 1 s before a sandbox counts as hung.
 start_rockd '{"pools": {"sleepy": {"min": 48, "max": 48, "slots": 1, "limits": {"memory_mb": 64}},
            "alfworld": {"min": 2, "max": 2, "slots": 64}},
+ "health": {"misses": 10},
  "episodes": {"step_timeout_ms": 30000}}'
 
 model=(--dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 --prompt-bytes 128 --train-candidates 3 --quiet)
-sleepy_task='{"steps": 8, "distribution": "pareto", "scale_ms": 4, "shape": 1.3, "cap_ms": 2000}'
+sleepy_task='{"steps": 8, "distribution": "pareto", "scale_ms": 20, "shape": 1.2, "cap_ms": 5000}'
 
 # run ENV ALPHA VERSIONS ARGS...: prints "trajectories/s trained/s seconds stale"
 run() {
@@ -53,9 +57,9 @@ echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
 echo "- command: \`bench/trainer_async.sh\` (\`make bench\`); one rockd for every row; 4 groups of 8 per update; model dim 32, 2 layers"
 echo "- sleepy: \`$sleepy_task\` on 48 one-slot sandboxes, $sleepy_versions updates per row; ALFWorld: generated pick_and_place_simple, 30 steps, progress reward, on 2 sandboxes of 64 slots, $alfworld_versions updates per row"
 echo
-echo "| env | alpha | trajectories/s | trained/s | seconds | stale dropped | vs synchronous |"
+echo "| env | alpha | trajectories/s | trained/s | seconds | stale dropped | trained/s vs synchronous |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-for env in sleepy alfworld; do
+for env in "${envs[@]}"; do
   if [[ $env == sleepy ]]; then
     versions=$sleepy_versions
     args=(--task "$sleepy_task" --action generate --gen-tokens 4)
@@ -66,8 +70,8 @@ for env in sleepy alfworld; do
   base=
   for alpha in 0 "${alphas[@]}"; do
     read -r rate trained seconds stale < <(run "$env" "$alpha" "$versions" "${args[@]}")
-    [[ -z $base ]] && base=$rate
-    ratio=$(python3 -c "print('%.2fx' % ($rate / $base))")
+    [[ -z $base ]] && base=$trained
+    ratio=$(python3 -c "print('%.2fx' % ($trained / $base))")
     echo "| $env | $alpha | $rate | $trained | $seconds | $stale | $ratio |"
   done
 done

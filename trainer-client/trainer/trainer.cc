@@ -68,10 +68,21 @@ struct Group {
   uint64_t req = 0;
   Clock::time_point started;
   std::vector<Member> members;
+
+  // The policy version of the group's oldest action: what its staleness is measured by.
+  int64_t OldestVersion(int64_t current) const {
+    int64_t oldest = current;
+    for (const Member& m : members) {
+      for (const Sample& s : m.samples) oldest = std::min(oldest, s.version);
+    }
+    return oldest;
+  }
 };
 
-// A start whose episodes have not shown up by then is taken as lost with a cut connection
-// (rockd cannot say whether it arrived, and sending it twice could double a group).
+// A start sent before a connection dropped, whose episodes have not shown up this long after
+// the drop, is taken as lost with it (rockd cannot say whether it arrived, and sending it twice
+// could double a group). Without a drop a start is never lost: its episodes may just wait for
+// a free slot.
 constexpr auto kStartTimeout = std::chrono::seconds(20);
 
 struct Episode {
@@ -124,6 +135,7 @@ struct Trainer::State {
   std::vector<std::set<uint64_t>> skip;                    // per client: consumed by an earlier run
   std::vector<uint64_t> highest_seq;                       // per client
   std::vector<uint64_t> acked;                             // per client
+  std::vector<Clock::time_point> last_drop;                // per client: the last kDisconnected
   uint64_t next_group = 1;
   uint64_t next_task_seed = 0;
   int64_t episodes_started = 0;  // training episodes (group_size per group), for the gate
@@ -181,6 +193,7 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options) {
   state->skip.resize(n);
   state->highest_seq.assign(n, 0);
   state->acked.assign(n, 0);
+  state->last_drop.assign(n, Clock::time_point{});
   if (!o.checkpoint_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(o.checkpoint_dir, ec);
@@ -322,7 +335,8 @@ void Trainer::State::StartGroups() {
 void Trainer::State::ForgetLostStarts() {
   const auto now = Clock::now();
   for (auto it = groups.begin(); it != groups.end();) {
-    if (it->second.seen > 0 || now - it->second.started < kStartTimeout) {
+    const Clock::time_point drop = last_drop[it->second.client];
+    if (it->second.seen > 0 || it->second.started > drop || now - drop < kStartTimeout) {
       ++it;
       continue;
     }
@@ -382,8 +396,12 @@ void Trainer::State::HandleEvent(size_t client, Event event, std::vector<Decisio
       }
       break;
     }
+    case Event::Type::kDisconnected: {
+      std::lock_guard lock(mu);
+      last_drop[client] = Clock::now();
+    }
+      [[fallthrough]];
     case Event::Type::kConnected:
-    case Event::Type::kDisconnected:
       if (!options.quiet) {
         std::fprintf(stderr, "rock-trainer: endpoint %zu %s %s\n", client,
                      event.type == Event::Type::kConnected ? "connected" : "disconnected", event.body.dump().c_str());
@@ -638,11 +656,7 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
   int64_t successes = 0, stale_now = 0;
   std::map<std::string, std::pair<int, int>> by_type;  // successes, episodes
   for (Group& group : batch) {
-    int64_t oldest = current;
-    for (const Member& m : group.members) {
-      for (const Sample& s : m.samples) oldest = std::min(oldest, s.version);
-    }
-    if (!rl::WithinStaleness(oldest, current, o.alpha)) {
+    if (!rl::WithinStaleness(group.OldestVersion(current), current, o.alpha)) {
       stale_now += static_cast<int64_t>(group.members.size());
       continue;
     }
@@ -736,6 +750,11 @@ Status Trainer::Run(const std::atomic<bool>& stop) {
         return static_cast<int>(s.ready.size()) >= s.options.batch_groups;
       });
       if (static_cast<int>(s.ready.size()) < s.options.batch_groups) continue;
+      // The oldest groups first: a group that waits while younger ones train may go stale.
+      const int64_t current = s.version.load();
+      std::stable_sort(s.ready.begin(), s.ready.end(), [&](const Group& a, const Group& b) {
+        return a.OldestVersion(current) < b.OldestVersion(current);
+      });
       for (int i = 0; i < s.options.batch_groups; i++) {
         batch.push_back(std::move(s.ready.front()));
         s.ready.pop_front();
