@@ -328,6 +328,31 @@ TEST_F(TrainerClientTest, TheCreditWindowBoundsHandedOverUnackedTrajectories) {
   EXPECT_TRUE(player.errors().empty()) << "no ack or credit was refused: " << json(player.errors()).dump();
 }
 
+// Release gives a credit back for a trajectory that cannot be acked yet (an older one is still
+// held), and the ack that later covers it gives nothing back twice.
+TEST_F(TrainerClientTest, ReleaseFreesTheCreditOfAnUnackableTrajectory) {
+  auto client = Connect(Options(rockd_->port(), "releaser", /*credits=*/2));
+  ASSERT_NE(client, nullptr);
+  Player player(*client);
+  player.auto_ack = false;
+  client->Start(Sleepy(/*n=*/5, /*steps=*/2));
+  ASSERT_TRUE(player.RunUntil([&] { return player.AllFinished(5); }));
+  ASSERT_TRUE(Eventually([&] { return Committed(rockd_->port(), "releaser") == 5; }, kTimeout));
+  player.Drain(kQuiet);
+  ASSERT_EQ(player.trajectories().size(), 2u);
+  // The first stays held; the second is done with: its credit brings the third.
+  client->Release(player.trajectories()[1]["seq"].get<uint64_t>());
+  ASSERT_TRUE(player.RunUntil([&] { return player.trajectories().size() == 3; }));
+  player.Drain(kQuiet);
+  EXPECT_EQ(player.trajectories().size(), 3u);
+  // Acking through the third frees the first and the third, not the released second again.
+  client->Ack(player.trajectories()[2]["seq"].get<uint64_t>());
+  ASSERT_TRUE(player.RunUntil([&] { return player.trajectories().size() == 5; }));
+  player.Drain(kQuiet);
+  ExpectEachEpisodeOnce(player, 5);
+  EXPECT_TRUE(player.errors().empty()) << json(player.errors()).dump();
+}
+
 // Acks survive the connection: after a drop the welcome shows them, and neither the same client
 // nor a new one of the same trainer receives an acked trajectory again.
 TEST_F(TrainerClientTest, AckedTrajectoriesNeverComeAgainAfterAReconnect) {

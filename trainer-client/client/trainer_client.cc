@@ -533,6 +533,14 @@ struct TrainerClient::Impl {
     ScheduleFlush();
   }
 
+  void OnRelease(uint64_t seq) {
+    const auto it = std::lower_bound(handed.begin(), handed.end(), seq);
+    if (it == handed.end() || *it != seq) return;
+    handed.erase(it);
+    ++refund;
+    ScheduleFlush();
+  }
+
   // Acks and credits of one I/O turn go out together, at the end of it.
   void ScheduleFlush() {
     if (flush_posted) return;
@@ -659,6 +667,10 @@ void TrainerClient::Cancel(const std::string& episode) {
 
 void TrainerClient::Ack(uint64_t seq) {
   impl_->Post([impl = impl_.get(), seq] { impl->OnAck(seq); });
+}
+
+void TrainerClient::Release(uint64_t seq) {
+  impl_->Post([impl = impl_.get(), seq] { impl->OnRelease(seq); });
 }
 
 void TrainerClient::Report(const nlohmann::json& metrics) {

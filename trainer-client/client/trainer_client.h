@@ -89,6 +89,11 @@ class TrainerClient {
   void Cancel(const std::string& episode);
   // Cumulative: every handed-over trajectory with seq <= `seq` is processed.
   void Ack(uint64_t seq);
+  // The application is done with handed-over trajectory `seq` but cannot ack it yet, because
+  // an older one is still held and acks are cumulative (a trainer waiting for the rest of a
+  // group): its credit goes back now, so one slow trajectory cannot hold the whole window. The
+  // ack that later covers it gives nothing back again. A seq not held is ignored.
+  void Release(uint64_t seq);
   void Report(const nlohmann::json& metrics);
 
   bool connected() const;

@@ -375,6 +375,9 @@ void Trainer::State::Consume(size_t client, uint64_t seq, const std::string& epi
     clients[client]->Ack(upto);
     consumed_above_ack[client].erase(consumed_above_ack[client].begin(), consumed_above_ack[client].upper_bound(upto));
   }
+  // Above the ack point (an older trajectory waits for its group): hand its credit back, or
+  // a slow group would hold the whole window and starve itself of the trajectory it waits for.
+  if (seq > acked[client]) clients[client]->Release(seq);
 }
 
 void Trainer::State::HandleEvent(size_t client, Event event, std::vector<Decision>* decisions) {
