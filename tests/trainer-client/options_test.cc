@@ -57,6 +57,7 @@ TEST(TrainerOptions, MalformedValuesAreRefusedWithTheFlag) {
            {{"--lr", "0.001", "--min-lr", "0.01"}, "--min-lr"},
            {{"--prompt-bytes", "250", "--max-seq", "256"}, "--prompt-bytes"},
            {{"--heads", "3"}, "model"},
+           {{"--credits", "15", "--alpha", "1", "--batch-groups", "2", "--group-size", "4"}, "--credits"},
        }) {
     auto o = Parse(args);
     ASSERT_FALSE(o.ok()) << args[0];

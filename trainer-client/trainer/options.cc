@@ -168,6 +168,13 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
       {"tis", rl::OffPolicyCorrection::kTruncatedIs}};
   o.loss.correction = kCorrections.at(correction);
   if (Status valid = policy::Validate(o.model); !valid.ok()) return valid.WithContext("model");
+  // Every trajectory of every group that may be in flight must fit the window, or groups wait
+  // for members that cannot be delivered while their other members hold every credit.
+  const int64_t in_flight = static_cast<int64_t>(o.alpha + 1) * o.batch_groups * (o.group_size + o.redundancy);
+  if (o.credits > 0 && o.credits < in_flight) {
+    return InvalidArgument("--credits " + std::to_string(o.credits) + " is below the " + std::to_string(in_flight) +
+                           " trajectories of the (alpha + 1) * batch-groups groups that may be in flight at once");
+  }
   // The prompt (and its BOS) must leave room for an action; a longer candidate shortens the prompt.
   if (o.prompt_bytes + 1 + o.gen_tokens > o.model.max_seq) {
     return InvalidArgument("--prompt-bytes (" + std::to_string(o.prompt_bytes) + ") + 1 + --gen-tokens (" +
