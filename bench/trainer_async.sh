@@ -31,8 +31,10 @@ trap cleanup_rockd EXIT
 
 # 48 one-slot sleepy sandboxes (a sleepy step blocks its worker, as a real env's would) and
 # ALFWorld's 64-slot ones, the same for every alpha. A sleepy step of up to 5 s blocks its
-# worker's heartbeat too: 10 missed pings of 1 s before a sandbox counts as hung.
-start_rockd '{"pools": {"sleepy": {"min": 48, "max": 48, "slots": 1, "limits": {"memory_mb": 64}},
+# worker's heartbeat too: 10 missed pings of 1 s before a sandbox counts as hung. Every row gets
+# a fresh rockd: a run that stops leaves episodes running (until they idle out) and queued,
+# which would take the next row's slots.
+config='{"pools": {"sleepy": {"min": 48, "max": 48, "slots": 1, "limits": {"memory_mb": 64}},
            "alfworld": {"min": 2, "max": 2, "slots": 64}},
  "health": {"misses": 10},
  "episodes": {"step_timeout_ms": 30000}}'
@@ -44,8 +46,11 @@ sleepy_task='{"steps": 8, "distribution": "pareto", "scale_ms": 20, "shape": 1.2
 run() {
   local env=$1 alpha=$2 versions=$3
   shift 3
+  rm -rf "$work/data" "$work/port"
+  start_rockd "$config"
   "$trainer" --endpoint "127.0.0.1:$port" --name "$env-a$alpha" --env "$env" --alpha "$alpha" \
     --versions "$versions" --group-size 8 --batch-groups 4 "${model[@]}" --summary "$work/s.json" "$@" >&2
+  stop_rockd
   python3 -c "
 import json; s = json.load(open('$work/s.json'))
 print('%.2f %.2f %.1f %d' % (s['trajectories_per_s'], s['trained_per_s'], s['elapsed_s'], s['trajectories']['stale']))"
@@ -54,7 +59,7 @@ print('%.2f %.2f %.1f %d' % (s['trajectories_per_s'], s['trained_per_s'], s['ela
 echo "### rock-trainer: synchronous vs asynchronous, trajectories/s (issue 10)"
 echo
 echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
-echo "- command: \`bench/trainer_async.sh\` (\`make bench\`); one rockd for every row; 4 groups of 8 per update; model dim 32, 2 layers"
+echo "- command: \`bench/trainer_async.sh\` (\`make bench\`); a fresh rockd of the same config for every row; 4 groups of 8 per update; model dim 32, 2 layers"
 echo "- sleepy: \`$sleepy_task\` on 48 one-slot sandboxes, $sleepy_versions updates per row; ALFWorld: generated pick_and_place_simple, 30 steps, progress reward, on 2 sandboxes of 64 slots, $alfworld_versions updates per row"
 echo
 echo "| env | alpha | trajectories/s | trained/s | seconds | stale dropped | trained/s vs synchronous |"
@@ -75,4 +80,3 @@ for env in "${envs[@]}"; do
     echo "| $env | $alpha | $rate | $trained | $seconds | $stale | $ratio |"
   done
 done
-stop_rockd
