@@ -42,7 +42,7 @@ config='{"pools": {"sleepy": {"min": 48, "max": 48, "slots": 1, "limits": {"memo
 model=(--dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 --prompt-bytes 128 --train-candidates 3 --quiet)
 sleepy_task='{"steps": 8, "distribution": "pareto", "scale_ms": 20, "shape": 1.2, "cap_ms": 5000}'
 
-# run ENV ALPHA VERSIONS ARGS...: prints "trajectories/s trained/s seconds stale"
+# run ENV ALPHA VERSIONS ARGS...: prints "trajectories/s trained/s seconds stale-actions"
 run() {
   local env=$1 alpha=$2 versions=$3
   shift 3
@@ -53,7 +53,7 @@ run() {
   stop_rockd
   python3 -c "
 import json; s = json.load(open('$work/s.json'))
-print('%.2f %.2f %.1f %d' % (s['trajectories_per_s'], s['trained_per_s'], s['elapsed_s'], s['trajectories']['stale']))"
+print('%.2f %.2f %.1f %d' % (s['trajectories_per_s'], s['trained_per_s'], s['elapsed_s'], s['stale_actions']))"
 }
 
 echo "### rock-trainer: synchronous vs asynchronous, trajectories/s (issue 10)"
@@ -62,7 +62,7 @@ echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
 echo "- command: \`bench/trainer_async.sh\` (\`make bench\`); a fresh rockd of the same config for every row; 4 groups of 8 per update; model dim 32, 2 layers"
 echo "- sleepy: \`$sleepy_task\` on 48 one-slot sandboxes, $sleepy_versions updates per row; ALFWorld: generated pick_and_place_simple, 30 steps, progress reward, on 2 sandboxes of 64 slots, $alfworld_versions updates per row"
 echo
-echo "| env | alpha | trajectories/s | trained/s | seconds | stale dropped | trained/s vs synchronous |"
+echo "| env | alpha | trajectories/s | trained/s | seconds | actions older than alpha | trained/s vs synchronous |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for env in "${envs[@]}"; do
   if [[ $env == sleepy ]]; then

@@ -142,7 +142,7 @@ struct Trainer::State {
   size_t next_client = 0;
 
   // Totals.
-  int64_t consumed = 0, trained = 0, stale = 0, unused = 0, orphaned = 0, acts = 0;
+  int64_t consumed = 0, trained = 0, stale = 0, unused = 0, orphaned = 0, acts = 0, stale_actions = 0;
   json curve = json::array();
   std::ofstream ledger;
   Clock::time_point started = Clock::now();
@@ -653,17 +653,12 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
   const TrainerOptions& o = options;
   const int64_t current = version.load();
   std::vector<Sample> samples;
-  std::vector<const Member*> used;
-  std::set<uint64_t> trained_groups;
+  std::set<uint64_t> trained_seqs;  // members with at least one action fresh enough to train on
+  int64_t batch_episodes = 0;
   double reward_sum = 0.0, staleness_sum = 0.0;
   int64_t successes = 0, stale_now = 0;
   std::map<std::string, std::pair<int, int>> by_type;  // successes, episodes
   for (Group& group : batch) {
-    if (!rl::WithinStaleness(group.OldestVersion(current), current, o.alpha)) {
-      stale_now += static_cast<int64_t>(group.members.size());
-      continue;
-    }
-    trained_groups.insert(group.id);
     std::vector<double> returns;
     for (const Member& m : group.members) returns.push_back(m.episode_return);
     const std::vector<double> advantages = rl::GroupAdvantages(returns);
@@ -671,18 +666,25 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
       Member& m = group.members[i];
       const std::vector<double> to_go = rl::RewardsToGo(m.rewards, o.gamma);
       for (size_t t = 0; t < m.samples.size(); t++) {
+        // The bound is per action: the actor takes new weights as they come, so the later
+        // actions of a long episode are fresh even when its first ones are too old.
+        if (!rl::WithinStaleness(m.samples[t].version, current, o.alpha)) {
+          stale_now++;
+          continue;
+        }
         Sample s = m.samples[t];
         s.advantage = o.algorithm == Algorithm::kGrpo
                           ? advantages[i]
                           : baseline.Advantage(group.type + "/" + std::to_string(t), to_go[t]);
         staleness_sum += static_cast<double>(current - s.version);
         samples.push_back(std::move(s));
+        trained_seqs.insert(m.seq);
       }
+      batch_episodes++;
       reward_sum += m.episode_return;
       successes += m.success ? 1 : 0;
       by_type[group.type].first += m.success ? 1 : 0;
       by_type[group.type].second += 1;
-      used.push_back(&m);
     }
   }
   const auto update_start = Clock::now();
@@ -696,10 +698,10 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
   version++;
 
   std::lock_guard lock(mu);
+  stale_actions += stale_now;
   for (Group& group : batch) {
-    const bool trained_group = trained_groups.count(group.id) > 0;
     for (const Member& m : group.members) {
-      if (trained_group) {
+      if (trained_seqs.count(m.seq) > 0) {
         trained++;
         Consume(group.client, m.seq, m.episode, "trained");
       } else {
@@ -708,7 +710,7 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
       }
     }
   }
-  const double n = std::max<double>(1.0, static_cast<double>(used.size()));
+  const double n = std::max<double>(1.0, static_cast<double>(batch_episodes));
   json success_by_type = json::object();
   for (const auto& [type, counts] : by_type) success_by_type[type] = static_cast<double>(counts.first) / counts.second;
   const double elapsed = SecondsSince(started);
@@ -720,8 +722,8 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
                   {"loss", stats->loss},
                   {"tokens_per_s", update_s > 0 ? static_cast<double>(stats->tokens) / update_s : 0.0},
                   {"staleness", samples.empty() ? 0.0 : staleness_sum / static_cast<double>(samples.size())},
-                  {"episodes", static_cast<int64_t>(used.size())},
-                  {"stale_dropped", stale_now},
+                  {"episodes", batch_episodes},
+                  {"stale_actions", stale_now},
                   {"clipped", stats->clipped},
                   {"grad_norm", stats->grad_norm},
                   {"trajectories_per_s", elapsed > 0 ? static_cast<double>(consumed) / elapsed : 0.0},
@@ -732,7 +734,7 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
     std::fprintf(stderr,
                  "rock-trainer: version %lld  episodes %zu  reward %.3f  success %.3f  loss %.4f  staleness %.2f  "
                  "%.0f tok/s  %.1f traj/s\n",
-                 static_cast<long long>(version.load()), used.size(), reward_sum / n,
+                 static_cast<long long>(version.load()), static_cast<size_t>(batch_episodes), reward_sum / n,
                  static_cast<double>(successes) / n, stats->loss, metrics["staleness"].get<double>(),
                  metrics["tokens_per_s"].get<double>(), metrics["trajectories_per_s"].get<double>());
   }
@@ -795,6 +797,7 @@ json Trainer::Summary() const {
                             {"stale", s.stale},
                             {"unused", s.unused},
                             {"orphaned", s.orphaned}}},
+          {"stale_actions", s.stale_actions},
           {"trajectories_per_s", elapsed > 0 ? static_cast<double>(s.consumed) / elapsed : 0.0},
           {"trained_per_s", elapsed > 0 ? static_cast<double>(s.trained) / elapsed : 0.0},
           {"alpha", s.options.alpha},
