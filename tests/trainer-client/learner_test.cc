@@ -31,13 +31,9 @@ policy::ModelConfig SmallConfig() {
 constexpr double kTemperature = 0.1;
 
 double LogPi(const policy::Model& model, const Sample& sample) {
-  auto scores = policy::ScoreCandidates(model, sample.prompt, sample.candidates);
-  EXPECT_TRUE(scores.ok());
-  std::vector<int> lengths;
-  for (const auto& c : sample.candidates) lengths.push_back(static_cast<int>(c.size()));
-  auto z = policy::CandidateLogits(*scores, lengths, kTemperature);
-  EXPECT_TRUE(z.ok());
-  return policy::LogSoftmax(*z)[static_cast<size_t>(sample.chosen)];
+  auto log_pi = policy::CandidateLogPolicy(model, sample.prompt, sample.candidates, kTemperature);
+  EXPECT_TRUE(log_pi.ok()) << log_pi.status().ToString();
+  return log_pi.ok() ? (*log_pi)[static_cast<size_t>(sample.chosen)] : 0.0;
 }
 
 Sample CandidateSample(const policy::Model& model, int chosen, double advantage) {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "trainer-client/policy/generator.h"
+
 namespace rock::policy {
 namespace {
 
@@ -65,6 +67,17 @@ int SampleCandidate(std::span<const double> log_pi, std::mt19937_64& rng) {
 int GreedyCandidate(std::span<const double> log_pi) {
   if (log_pi.empty()) return -1;
   return static_cast<int>(std::max_element(log_pi.begin(), log_pi.end()) - log_pi.begin());
+}
+
+StatusOr<std::vector<double>> CandidateLogPolicy(const Model& model, std::span<const int> prompt,
+                                                 std::span<const std::vector<int>> candidates, double temperature) {
+  auto scores = ScoreCandidates(model, prompt, candidates);
+  if (!scores.ok()) return scores.status();
+  std::vector<int> lengths;
+  for (const std::vector<int>& c : candidates) lengths.push_back(static_cast<int>(c.size()));
+  auto z = CandidateLogits(*scores, lengths, temperature);
+  if (!z.ok()) return z.status();
+  return LogSoftmax(*z);
 }
 
 StatusOr<std::vector<double>> CandidateTokenWeights(std::span<const int> lengths, std::span<const double> pi,

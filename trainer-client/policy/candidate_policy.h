@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "trainer-client/policy/model.h"
 
 namespace rock::policy {
 
@@ -31,6 +32,11 @@ StatusOr<std::vector<double>> CandidateLogits(std::span<const double> scores, st
 
 // log softmax(z), computed around max(z) so it does not overflow; empty for empty z.
 std::vector<double> LogSoftmax(std::span<const double> z);
+
+// log pi over `candidates` after `prompt` under `model`: ScoreCandidates, CandidateLogits with
+// the candidates' lengths, then LogSoftmax. What an actor samples from and a learner trains.
+StatusOr<std::vector<double>> CandidateLogPolicy(const Model& model, std::span<const int> prompt,
+                                                 std::span<const std::vector<int>> candidates, double temperature);
 
 // An index drawn from pi = exp(log_pi) with 53 bits of rng per draw (the same sequence on every
 // standard library); -1 when log_pi is empty.

@@ -4,7 +4,6 @@
 #include <map>
 
 #include "trainer-client/policy/candidate_policy.h"
-#include "trainer-client/policy/generator.h"
 
 namespace rock::trainer {
 
@@ -12,16 +11,11 @@ Learner::Learner(policy::Model& model, policy::AdamW& optimizer, LearnerConfig c
     : model_(model), optimizer_(optimizer), config_(config), rng_(config.seed) {}
 
 StatusOr<double> Learner::CurrentLogProb(const Sample& sample, std::vector<double>* pi) {
-  auto scores = policy::ScoreCandidates(model_, sample.prompt, sample.candidates);
-  if (!scores.ok()) return scores.status();
-  std::vector<int> lengths;
-  for (const std::vector<int>& c : sample.candidates) lengths.push_back(static_cast<int>(c.size()));
-  auto z = policy::CandidateLogits(*scores, lengths, config_.temperature);
-  if (!z.ok()) return z.status();
-  const std::vector<double> log_pi = policy::LogSoftmax(*z);
-  pi->resize(log_pi.size());
-  for (size_t c = 0; c < log_pi.size(); c++) (*pi)[c] = std::exp(log_pi[c]);
-  return log_pi[static_cast<size_t>(sample.chosen)];
+  auto log_pi = policy::CandidateLogPolicy(model_, sample.prompt, sample.candidates, config_.temperature);
+  if (!log_pi.ok()) return log_pi.status();
+  pi->resize(log_pi->size());
+  for (size_t c = 0; c < log_pi->size(); c++) (*pi)[c] = std::exp((*log_pi)[c]);
+  return (*log_pi)[static_cast<size_t>(sample.chosen)];
 }
 
 StatusOr<int64_t> Learner::BackwardCandidates(const Sample& sample, const std::vector<double>& pi, double coef) {
@@ -30,10 +24,16 @@ StatusOr<int64_t> Learner::BackwardCandidates(const Sample& sample, const std::v
   // Row weights w_c of L = -coef * log pi(chosen): exact over all candidates when they fit,
   // else d log pi(a) = dz_a - E_pi[dz_c] with the expectation over draws from pi.
   std::map<size_t, double> rows;
-  const auto per_token = [&](size_t c) { return 1.0 / (static_cast<double>(sample.candidates[c].size()) * config_.temperature); };
   if (n <= static_cast<size_t>(config_.train_candidates)) {
-    for (size_t c = 0; c < n; c++) rows[c] = coef * ((c == chosen ? 1.0 : 0.0) - pi[c]) * per_token(c);
+    std::vector<int> lengths;
+    for (const std::vector<int>& c : sample.candidates) lengths.push_back(static_cast<int>(c.size()));
+    auto exact = policy::CandidateTokenWeights(lengths, pi, sample.chosen, coef, config_.temperature);
+    if (!exact.ok()) return exact.status();
+    for (size_t c = 0; c < n; c++) rows[c] = (*exact)[c];
   } else {
+    const auto per_token = [&](size_t c) {
+      return 1.0 / (static_cast<double>(sample.candidates[c].size()) * config_.temperature);
+    };
     const int draws = config_.train_candidates - 1;
     std::discrete_distribution<size_t> draw(pi.begin(), pi.end());
     rows[chosen] += coef * per_token(chosen);
