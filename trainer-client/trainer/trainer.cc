@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -69,7 +70,7 @@ struct Group {
   Clock::time_point started;
   std::vector<Member> members;
 
-  // The policy version of the group's oldest action: what its staleness is measured by.
+  // The policy version of the group's oldest action: the learner trains the oldest groups first.
   int64_t OldestVersion(int64_t current) const {
     int64_t oldest = current;
     for (const Member& m : members) {
@@ -86,11 +87,22 @@ struct Group {
 constexpr auto kStartTimeout = std::chrono::seconds(20);
 
 struct Episode {
-  size_t client = 0;
   uint64_t group = 0;
   Transcript transcript;
   std::vector<Sample> samples;
   std::vector<std::string> actions;
+};
+
+// What the trainer keeps per endpoint: its connection and the bookkeeping of its trajectories.
+struct Stream {
+  std::unique_ptr<TrainerClient> client;
+  std::map<uint64_t, uint64_t> req_to_group;
+  std::set<uint64_t> unconsumed;          // handed over, not consumed
+  std::set<uint64_t> consumed_above_ack;  // consumed, but an older one is not yet
+  std::set<uint64_t> skip;                // consumed by an earlier run above its ack point
+  uint64_t highest_seq = 0;
+  uint64_t acked = 0;
+  Clock::time_point last_drop;            // the last kDisconnected
 };
 
 // An obs that waits for the policy.
@@ -107,7 +119,7 @@ struct Trainer::State {
   TrainerOptions options;
   PromptLimits limits;
   bool alfworld = false;
-  std::vector<std::unique_ptr<TrainerClient>> clients;
+  std::vector<Stream> streams;  // one per --endpoint
 
   policy::CpuBackend backend;
   std::unique_ptr<policy::Model> learner_model;
@@ -129,13 +141,6 @@ struct Trainer::State {
   std::map<uint64_t, Group> groups;
   std::deque<Group> ready;
   std::map<std::string, Episode> episodes;
-  std::vector<std::map<uint64_t, uint64_t>> req_to_group;  // per client
-  std::vector<std::set<uint64_t>> unconsumed;              // per client: handed over, not consumed
-  std::vector<std::set<uint64_t>> consumed_above_ack;      // per client
-  std::vector<std::set<uint64_t>> skip;                    // per client: consumed by an earlier run
-  std::vector<uint64_t> highest_seq;                       // per client
-  std::vector<uint64_t> acked;                             // per client
-  std::vector<Clock::time_point> last_drop;                // per client: the last kDisconnected
   uint64_t next_group = 1;
   uint64_t next_task_seed = 0;
   int64_t episodes_started = 0;  // training episodes (group_size per group), for the gate
@@ -148,6 +153,23 @@ struct Trainer::State {
   Clock::time_point started = Clock::now();
   Status failure;
 
+  // The trajectory totals, as the checkpoint and the summary write them.
+  static std::array<std::pair<const char*, int64_t State::*>, 5> Totals() {
+    return {{{"consumed", &State::consumed},
+             {"trained", &State::trained},
+             {"stale", &State::stale},
+             {"unused", &State::unused},
+             {"orphaned", &State::orphaned}}};
+  }
+  json TotalsJson() const {
+    json out = json::object();
+    for (const auto& [key, member] : Totals()) out[key] = this->*member;
+    return out;
+  }
+  // Under mu: the tokens of the prompt for an episode's next action.
+  std::vector<int> PromptTokens(const std::string& episode) const {
+    return Tokenizer::Encode(BuildPrompt(episodes.at(episode).transcript, limits), true);
+  }
   Status LoadCheckpoint();
   Status SaveCheckpoint();
   void StartGroups();
@@ -162,8 +184,12 @@ struct Trainer::State {
   Status DecideByScore(const Decision& decision, Episode& episode, const std::vector<int>& prompt);
   Status DecideByGeneration(std::vector<Decision>& decisions);
   void RefreshActor();
-  // Under mu.
+  // Under mu: a trajectory is done with (counted and in the ledger), then AdvanceAck.
   void Consume(size_t client, uint64_t seq, const std::string& episode, const std::string& use);
+  // Under mu: acks what is consumed up to the oldest unconsumed trajectory, releases the rest.
+  void AdvanceAck(Stream& stream, uint64_t seq);
+  // Under mu: moves a group whose members have all reported to the learner's queue.
+  void ReadyIfComplete(std::map<uint64_t, Group>::iterator group);
   Status LearnOnce(std::vector<Group> batch);
   void ActorLoop(const std::atomic<bool>& stop);
   bool Done(const std::atomic<bool>& stop) const;
@@ -187,13 +213,7 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options) {
       *state->learner_model, *state->optimizer,
       LearnerConfig{o.loss, o.ppo_epochs, o.temperature, o.train_candidates, o.seed + 7});
   const size_t n = o.endpoints.size();
-  state->req_to_group.resize(n);
-  state->unconsumed.resize(n);
-  state->consumed_above_ack.resize(n);
-  state->skip.resize(n);
-  state->highest_seq.assign(n, 0);
-  state->acked.assign(n, 0);
-  state->last_drop.assign(n, Clock::time_point{});
+  state->streams.resize(n);
   if (!o.checkpoint_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(o.checkpoint_dir, ec);
@@ -214,10 +234,10 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options) {
     co.trainer = n == 1 ? o.name : o.name + "-" + std::to_string(i);
     co.encoding = o.encoding;
     co.credits = window;
-    co.resume_after_seq = state->acked[i];
+    co.resume_after_seq = state->streams[i].acked;
     auto client = TrainerClient::Create(co);
     if (!client.ok()) return client.status().WithContext("endpoint " + co.host + ":" + std::to_string(co.port));
-    state->clients.push_back(std::move(*client));
+    state->streams[i].client = std::move(*client);
   }
   state->published = state->learner_model->DownloadParams();
   if (Status s = state->actor_model->UploadParams(state->published); !s.ok()) return s;
@@ -246,20 +266,13 @@ Status Trainer::State::LoadCheckpoint() {
   version = saved["version"].get<int64_t>();
   next_task_seed = saved.value("next_task_seed", uint64_t{0});
   next_group = saved.value("next_group", uint64_t{1});
-  for (const char* key : {"consumed", "trained", "stale", "unused", "orphaned"}) {
-    if (!saved.contains("totals") || !saved["totals"].contains(key)) continue;
-    const int64_t value = saved["totals"][key].get<int64_t>();
-    if (std::string_view(key) == "consumed") consumed = value;
-    if (std::string_view(key) == "trained") trained = value;
-    if (std::string_view(key) == "stale") stale = value;
-    if (std::string_view(key) == "unused") unused = value;
-    if (std::string_view(key) == "orphaned") orphaned = value;
-  }
+  const json totals = saved.value("totals", json::object());
+  for (const auto& [key, member] : Totals()) this->*member = totals.value(key, int64_t{0});
   for (size_t i = 0; i < options.endpoints.size(); i++) {
     const json& c = saved["clients"][i];
-    acked[i] = c.value("acked", uint64_t{0});
-    highest_seq[i] = acked[i];
-    for (const json& seq : c.value("consumed_above_ack", json::array())) skip[i].insert(seq.get<uint64_t>());
+    streams[i].acked = c.value("acked", uint64_t{0});
+    streams[i].highest_seq = streams[i].acked;
+    for (const json& seq : c.value("consumed_above_ack", json::array())) streams[i].skip.insert(seq.get<uint64_t>());
   }
   // Episodes per version as if this run had started them all: the gate goes on where it was.
   episodes_started = version * options.batch_groups * options.group_size;
@@ -280,11 +293,10 @@ Status Trainer::State::SaveCheckpoint() {
   json saved = {{"version", version.load()},
                 {"next_task_seed", next_task_seed},
                 {"next_group", next_group},
-                {"totals",
-                 {{"consumed", consumed}, {"trained", trained}, {"stale", stale}, {"unused", unused}, {"orphaned", orphaned}}},
+                {"totals", TotalsJson()},
                 {"clients", json::array()}};
-  for (size_t i = 0; i < clients.size(); i++) {
-    saved["clients"].push_back({{"acked", acked[i]}, {"consumed_above_ack", consumed_above_ack[i]}});
+  for (size_t i = 0; i < streams.size(); i++) {
+    saved["clients"].push_back({{"acked", streams[i].acked}, {"consumed_above_ack", streams[i].consumed_above_ack}});
   }
   const std::filesystem::path tmp = dir / (std::string(kStateFile) + ".tmp");
   {
@@ -318,15 +330,15 @@ void Trainer::State::StartGroups() {
     request.n = o.group_size;
     request.redundancy = o.redundancy;
     request.policy_version = version.load();
-    const size_t client = next_client++ % clients.size();
+    const size_t client = next_client++ % streams.size();
     Group group;
     group.id = next_group++;
     group.client = client;
     group.type = type;
     group.expected = o.group_size + o.redundancy;
     group.started = Clock::now();
-    group.req = clients[client]->Start(request);
-    req_to_group[client][group.req] = group.id;
+    group.req = streams[client].client->Start(request);
+    streams[client].req_to_group[group.req] = group.id;
     groups.emplace(group.id, std::move(group));
     episodes_started += o.group_size;
   }
@@ -335,14 +347,14 @@ void Trainer::State::StartGroups() {
 void Trainer::State::ForgetLostStarts() {
   const auto now = Clock::now();
   for (auto it = groups.begin(); it != groups.end();) {
-    const Clock::time_point drop = last_drop[it->second.client];
+    const Clock::time_point drop = streams[it->second.client].last_drop;
     if (it->second.seen > 0 || it->second.started > drop || now - drop < kStartTimeout) {
       ++it;
       continue;
     }
     if (!options.quiet) std::fprintf(stderr, "rock-trainer: group %llu never started; starting another\n",
                                      static_cast<unsigned long long>(it->first));
-    req_to_group[it->second.client].erase(it->second.req);
+    streams[it->second.client].req_to_group.erase(it->second.req);
     episodes_started -= options.group_size;
     it = groups.erase(it);
   }
@@ -352,11 +364,14 @@ void Trainer::State::MemberLost(uint64_t group_id) {
   auto group = groups.find(group_id);
   if (group == groups.end()) return;
   group->second.expected--;
-  if (group->second.accounted >= group->second.expected) {
-    ready.push_back(std::move(group->second));
-    groups.erase(group);
-    ready_cv.notify_all();
-  }
+  ReadyIfComplete(group);
+}
+
+void Trainer::State::ReadyIfComplete(std::map<uint64_t, Group>::iterator group) {
+  if (group->second.accounted < group->second.expected) return;
+  ready.push_back(std::move(group->second));
+  groups.erase(group);
+  ready_cv.notify_all();
 }
 
 void Trainer::State::Consume(size_t client, uint64_t seq, const std::string& episode, const std::string& use) {
@@ -366,18 +381,22 @@ void Trainer::State::Consume(size_t client, uint64_t seq, const std::string& epi
            << "\n";
     ledger.flush();
   }
-  unconsumed[client].erase(seq);
-  consumed_above_ack[client].insert(seq);
+  AdvanceAck(streams[client], seq);
+}
+
+void Trainer::State::AdvanceAck(Stream& stream, uint64_t seq) {
+  stream.unconsumed.erase(seq);
+  stream.consumed_above_ack.insert(seq);
   // Acks are cumulative: everything up to the oldest trajectory still waiting for its group.
-  const uint64_t upto = unconsumed[client].empty() ? highest_seq[client] : *unconsumed[client].begin() - 1;
-  if (upto > acked[client]) {
-    acked[client] = upto;
-    clients[client]->Ack(upto);
-    consumed_above_ack[client].erase(consumed_above_ack[client].begin(), consumed_above_ack[client].upper_bound(upto));
+  const uint64_t upto = stream.unconsumed.empty() ? stream.highest_seq : *stream.unconsumed.begin() - 1;
+  if (upto > stream.acked) {
+    stream.acked = upto;
+    stream.client->Ack(upto);
+    stream.consumed_above_ack.erase(stream.consumed_above_ack.begin(), stream.consumed_above_ack.upper_bound(upto));
   }
   // Above the ack point (an older trajectory waits for its group): hand its credit back, or
   // a slow group would hold the whole window and starve itself of the trajectory it waits for.
-  if (seq > acked[client]) clients[client]->Release(seq);
+  if (seq > stream.acked) stream.client->Release(seq);
 }
 
 void Trainer::State::HandleEvent(size_t client, Event event, std::vector<Decision>* decisions) {
@@ -394,14 +413,14 @@ void Trainer::State::HandleEvent(size_t client, Event event, std::vector<Decisio
       const json req = event.body.value("req", json());
       if (req.is_number_integer()) {
         std::lock_guard lock(mu);
-        const auto group = req_to_group[client].find(req.get<uint64_t>());
-        if (group != req_to_group[client].end()) MemberLost(group->second);
+        const auto group = streams[client].req_to_group.find(req.get<uint64_t>());
+        if (group != streams[client].req_to_group.end()) MemberLost(group->second);
       }
       break;
     }
     case Event::Type::kDisconnected: {
       std::lock_guard lock(mu);
-      last_drop[client] = Clock::now();
+      streams[client].last_drop = Clock::now();
     }
       [[fallthrough]];
     case Event::Type::kConnected:
@@ -422,21 +441,20 @@ void Trainer::State::HandleObs(size_t client, const json& obs, std::vector<Decis
   if (step == 0 && it == episodes.end()) {
     const json req = obs.value("req", json());
     const auto group = req.is_number_unsigned() || req.is_number_integer()
-                           ? req_to_group[client].find(req.get<uint64_t>())
-                           : req_to_group[client].end();
-    if (group == req_to_group[client].end()) {
-      clients[client]->Cancel(id);  // started by an earlier run of this trainer
+                           ? streams[client].req_to_group.find(req.get<uint64_t>())
+                           : streams[client].req_to_group.end();
+    if (group == streams[client].req_to_group.end()) {
+      streams[client].client->Cancel(id);  // started by an earlier run of this trainer
       return;
     }
     if (auto g = groups.find(group->second); g != groups.end()) g->second.seen++;
     Episode episode;
-    episode.client = client;
     episode.group = group->second;
     episode.transcript.task = info.value("task", "");
     episode.transcript.turns.push_back({"", obs.value("observation", "")});
     it = episodes.emplace(id, std::move(episode)).first;
   } else if (it == episodes.end()) {
-    clients[client]->Cancel(id);
+    streams[client].client->Cancel(id);
     return;
   } else {
     const std::vector<std::string>& actions = it->second.actions;
@@ -457,16 +475,13 @@ void Trainer::State::HandleTrajectory(size_t client, const json& trajectory) {
   const std::string id = trajectory.value("episode", "");
   const std::string status = trajectory.value("status", "");
   std::lock_guard lock(mu);
-  highest_seq[client] = std::max(highest_seq[client], seq);
-  if (skip[client].erase(seq) > 0) {
-    // Consumed before the restart, above that run's last ack: ack it again, record nothing.
-    unconsumed[client].insert(seq);
-    consumed--;
-    Consume(client, seq, id, "skip");
-    if (ledger.is_open()) ledger.flush();
+  streams[client].highest_seq = std::max(streams[client].highest_seq, seq);
+  if (streams[client].skip.erase(seq) > 0) {
+    // Consumed before the restart, above that run's last ack: it only moves the ack on.
+    AdvanceAck(streams[client], seq);
     return;
   }
-  unconsumed[client].insert(seq);
+  streams[client].unconsumed.insert(seq);
   auto it = episodes.find(id);
   if (it == episodes.end()) {
     orphaned++;
@@ -496,11 +511,7 @@ void Trainer::State::HandleTrajectory(size_t client, const json& trajectory) {
     unused++;
     Consume(client, seq, id, "unused:" + status);
   }
-  if (group->second.accounted >= group->second.expected) {
-    ready.push_back(std::move(group->second));
-    groups.erase(group);
-    ready_cv.notify_all();
-  }
+  ReadyIfComplete(group);
 }
 
 void Trainer::State::RefreshActor() {
@@ -529,22 +540,17 @@ Status Trainer::State::DecideByScore(const Decision& decision, Episode& episode,
     const size_t excess = prompt.size() + longest - static_cast<size_t>(max_seq);
     prompt.erase(prompt.begin() + 1, prompt.begin() + 1 + static_cast<std::ptrdiff_t>(excess));
   }
-  auto scores = policy::ScoreCandidates(*actor_model, prompt, candidates);
-  if (!scores.ok()) return scores.status().WithContext("score");
-  std::vector<int> lengths;
-  for (const std::vector<int>& c : candidates) lengths.push_back(static_cast<int>(c.size()));
-  auto z = policy::CandidateLogits(*scores, lengths, options.temperature);
-  if (!z.ok()) return z.status();
-  const std::vector<double> log_pi = policy::LogSoftmax(*z);
-  const int chosen = policy::SampleCandidate(log_pi, actor_rng);
+  auto log_pi = policy::CandidateLogPolicy(*actor_model, prompt, candidates, options.temperature);
+  if (!log_pi.ok()) return log_pi.status().WithContext("score");
+  const int chosen = policy::SampleCandidate(*log_pi, actor_rng);
   Sample sample;
   sample.prompt = std::move(prompt);
   sample.candidates = std::move(candidates);
   sample.chosen = chosen;
-  sample.behaviour = {static_cast<float>(log_pi[static_cast<size_t>(chosen)])};
+  sample.behaviour = {static_cast<float>((*log_pi)[static_cast<size_t>(chosen)])};
   sample.version = actor_version;
   const std::string& action = decision.commands[static_cast<size_t>(chosen)];
-  clients[decision.client]->Act(decision.episode, decision.step, action, actor_version, sample.behaviour);
+  streams[decision.client].client->Act(decision.episode, decision.step, action, actor_version, sample.behaviour);
   episode.samples.push_back(std::move(sample));
   episode.actions.push_back(action);
   return Status::Ok();
@@ -560,7 +566,7 @@ Status Trainer::State::DecideByGeneration(std::vector<Decision>& decisions) {
   for (size_t i = 0; i < decisions.size(); i++) {
     {
       std::lock_guard lock(mu);
-      prompts[i] = Tokenizer::Encode(BuildPrompt(episodes.at(decisions[i].episode).transcript, limits), true);
+      prompts[i] = PromptTokens(decisions[i].episode);
     }
     const policy::SamplingParams params{.temperature = options.sample_temperature,
                                         .top_p = 1.0f,
@@ -583,7 +589,7 @@ Status Trainer::State::DecideByGeneration(std::vector<Decision>& decisions) {
     sample.candidates = {std::move(completion.tokens)};
     sample.generated = true;
     sample.version = actor_version;
-    clients[decision.client]->Act(decision.episode, decision.step, action, actor_version, sample.behaviour);
+    streams[decision.client].client->Act(decision.episode, decision.step, action, actor_version, sample.behaviour);
     std::lock_guard lock(mu);
     Episode& episode = episodes.at(decision.episode);
     episode.samples.push_back(std::move(sample));
@@ -609,7 +615,7 @@ Status Trainer::State::Decide(std::vector<Decision>& decisions) {
     {
       std::lock_guard lock(mu);
       episode = &episodes.at(decision.episode);
-      prompt = Tokenizer::Encode(BuildPrompt(episode->transcript, limits), true);
+      prompt = PromptTokens(decision.episode);
     }
     // Only the actor thread adds or removes an episode's samples before its trajectory, and the
     // trajectory cannot come before this act is answered.
@@ -634,9 +640,9 @@ void Trainer::State::ActorLoop(const std::atomic<bool>& stop) {
       StartGroups();
     }
     std::vector<Decision> decisions;
-    for (size_t c = 0; c < clients.size(); c++) {
+    for (size_t c = 0; c < streams.size(); c++) {
       const auto wait = std::chrono::milliseconds(c == 0 && idle ? 5 : 0);
-      for (auto event = clients[c]->Next(wait); event; event = clients[c]->Next(std::chrono::milliseconds(0))) {
+      for (auto event = streams[c].client->Next(wait); event; event = streams[c].client->Next(std::chrono::milliseconds(0))) {
         HandleEvent(c, std::move(*event), &decisions);
       }
     }
@@ -729,7 +735,7 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
                   {"trajectories_per_s", elapsed > 0 ? static_cast<double>(consumed) / elapsed : 0.0},
                   {"elapsed_s", elapsed}};
   curve.push_back(metrics);
-  for (auto& client : clients) client->Report(metrics);
+  for (Stream& stream : streams) stream.client->Report(metrics);
   if (!o.quiet) {
     std::fprintf(stderr,
                  "rock-trainer: version %lld  episodes %zu  reward %.3f  success %.3f  loss %.4f  staleness %.2f  "
@@ -781,7 +787,7 @@ Status Trainer::Run(const std::atomic<bool>& stop) {
     out << Summary().dump(1) << "\n";
     if (!out.flush() && result.ok()) result = IoError("write --summary " + s.options.summary);
   }
-  for (auto& client : s.clients) client->Close();
+  for (Stream& stream : s.streams) stream.client->Close();
   return result;
 }
 
@@ -792,11 +798,7 @@ json Trainer::Summary() const {
           {"elapsed_s", elapsed},
           {"cpu_s", CpuSeconds()},
           {"acts", s.acts},
-          {"trajectories", {{"consumed", s.consumed},
-                            {"trained", s.trained},
-                            {"stale", s.stale},
-                            {"unused", s.unused},
-                            {"orphaned", s.orphaned}}},
+          {"trajectories", s.TotalsJson()},
           {"stale_actions", s.stale_actions},
           {"trajectories_per_s", elapsed > 0 ? static_cast<double>(s.consumed) / elapsed : 0.0},
           {"trained_per_s", elapsed > 0 ? static_cast<double>(s.trained) / elapsed : 0.0},
