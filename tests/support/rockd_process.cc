@@ -153,16 +153,11 @@ int ChildProcess::WaitExit(std::chrono::milliseconds timeout) {
 }
 
 RunResult RunRockd(const std::vector<std::string>& args, const EnvList& env, std::chrono::milliseconds timeout) {
-  TempDir dir;
-  const std::string log_path = dir.path() + "/output";
-  const pid_t pid = Spawn(ROCKD_BINARY, args, env, log_path);
+  auto rockd = ChildProcess::Start(ROCKD_BINARY, args, env);
   RunResult result;
-  result.exit_code = WaitFor(pid, timeout);
-  if (result.exit_code == -1) {
-    kill(pid, SIGKILL);
-    WaitFor(pid, std::chrono::seconds(5));
-  }
-  result.output = ReadFile(log_path);
+  result.exit_code = rockd->WaitExit(timeout);
+  if (result.exit_code == -1) rockd->Stop(SIGKILL, std::chrono::seconds(5));
+  result.output = rockd->Log();
   return result;
 }
 
