@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -44,7 +45,7 @@ constexpr auto kDeniedOutright = std::to_array<const char*>({
     // File handles bypass the mount namespace's view of paths.
     "open_by_handle_at", "name_to_handle_at",
     // Host-wide state.
-    "swapon", "swapoff", "reboot", "syslog", "acct", "quotactl", "lookup_dcookie", "iopl",
+    "swapon", "swapoff", "reboot", "syslog", "acct", "quotactl", "quotactl_fd", "lookup_dcookie", "iopl",
     "ioperm", "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "vhangup",
     "nfsservctl", "uselib", "fanotify_init",
     // Obsolete or rarely needed, each with a history of kernel bugs.
@@ -61,6 +62,14 @@ constexpr std::array<uint64_t, 7> kNamespaceCloneFlags = {
 constexpr std::array<uint64_t, 2> kDeniedIoctls = {TIOCSTI, TIOCLINUX};
 
 constexpr uint64_t kLow32 = 0xffffffff;
+
+// socket(2) families a sandbox has a use for; every other fails with EAFNOSUPPORT, as if the
+// kernel lacked it. AF_VSOCK reaches the hypervisor's host, which no network namespace hides;
+// AF_ALG, AF_TIPC, AF_RDS, AF_CAN and the like have a history of kernel bugs, and asking for
+// one can autoload its module. AF_NETLINK is the highest allowed: everything above it is
+// refused by one comparison, the few below it one by one.
+constexpr std::array<uint64_t, 4> kSocketFamilies = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
+static_assert(AF_UNIX < AF_INET && AF_INET < AF_INET6 && AF_INET6 < AF_NETLINK);
 
 std::span<const char* const> DeniedOutright(SeccompProfile profile) {
   switch (profile) {
@@ -116,7 +125,7 @@ Status AddRule(scmp_filter_ctx ctx, int err, const char* name, std::span<const s
                                         static_cast<unsigned>(args.size()), args.data());
   if (rc != 0) {
     return LibseccompError(
-        fmt::format("seccomp_rule_add({}, {}{})", name, err == ENOSYS ? "ENOSYS" : "EPERM", DescribeArgs(args)), rc);
+        fmt::format("seccomp_rule_add({}, {}{})", name, strerrorname_np(err), DescribeArgs(args)), rc);
   }
   return Status::Ok();
 }
@@ -142,6 +151,15 @@ Status AddRules(scmp_filter_ctx ctx, SeccompProfile profile) {
   for (uint64_t request : kDeniedIoctls) {
     const std::array args = {MaskedEq(1, kLow32, request)};
     if (Status s = AddRule(ctx, EPERM, "ioctl", args); !s.ok()) return s;
+  }
+  // The kernel reads the family as an int: any value with high bits set is above AF_NETLINK
+  // and refused, so the exact comparisons below it may look at the low 32 bits only.
+  const std::array above = {scmp_arg_cmp{.arg = 0, .op = SCMP_CMP_GT, .datum_a = AF_NETLINK, .datum_b = 0}};
+  if (Status s = AddRule(ctx, EAFNOSUPPORT, "socket", above); !s.ok()) return s;
+  for (uint64_t family = 0; family < AF_NETLINK; ++family) {
+    if (std::find(kSocketFamilies.begin(), kSocketFamilies.end(), family) != kSocketFamilies.end()) continue;
+    const std::array args = {MaskedEq(0, kLow32, family)};
+    if (Status s = AddRule(ctx, EAFNOSUPPORT, "socket", args); !s.ok()) return s;
   }
   // personality(2) may only read (0xffffffff) or set PER_LINUX (0): other personas turn off ASLR
   // (ADDR_NO_RANDOMIZE) or make data executable (READ_IMPLIES_EXEC). Those two values are the

@@ -370,6 +370,34 @@ report("setns", libc.setns(os.open("/proc/self/ns/mnt", os.O_RDONLY), 0))
   EXPECT_EQ(result.value("stdout", ""), "unshare -1 1\nmount -1 1\numount -1 1\nsetns -1 1\n") << result.dump();
 }
 
+// The seccomp profile is really loaded in a sandbox: the kernel interfaces that have no use
+// there fail from inside one (sandbox/seccomp_policy.cc; seccomp_policy_test.cc covers each).
+TEST_F(HostileSandboxTest, KernelInterfacesAndExoticSocketsAreRefused) {
+  const std::string calls = R"(
+import ctypes, errno, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+nr = {"x86_64": {"bpf": 321, "perf_event_open": 298, "io_uring_setup": 425, "keyctl": 250,
+                 "kexec_load": 246, "init_module": 175, "clock_settime": 227, "reboot": 169},
+      "aarch64": {"bpf": 280, "perf_event_open": 241, "io_uring_setup": 425, "keyctl": 219,
+                  "kexec_load": 104, "init_module": 105, "clock_settime": 112, "reboot": 142}}[os.uname().machine]
+for name in sorted(nr):
+    rc = libc.syscall(nr[name], 0, 0, 0, 0, 0)
+    print(name, rc, errno.errorcode.get(ctypes.get_errno(), "?"))
+for family, label in ((40, "vsock"), (38, "alg"), (30, "tipc")):
+    try:
+        socket.socket(family, socket.SOCK_SEQPACKET).close()
+        print(label, "opened")
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+)";
+  const json result = Exec(victim_.id, "python3 -", 10, calls);
+  EXPECT_EQ(result.value("stdout", ""),
+            "bpf -1 EPERM\nclock_settime -1 EPERM\ninit_module -1 EPERM\nio_uring_setup -1 EPERM\n"
+            "kexec_load -1 EPERM\nkeyctl -1 EPERM\nperf_event_open -1 EPERM\nreboot -1 EPERM\n"
+            "vsock EAFNOSUPPORT\nalg EAFNOSUPPORT\ntipc EAFNOSUPPORT\n")
+      << result.dump();
+}
+
 TEST_F(HostileSandboxTest, KillMinusOneDoesNotKillInitOrNeighbours) {
   const HttpReply reply = ExecReply(victim_.id, "kill -9 -1; sleep 1", 5, "");
   // The exec may be reported as killed or as failed (its reaper died too); either way it ends.

@@ -158,6 +158,7 @@ const DeniedCall kDeniedCalls[] = {
     {"finit_module", [] { return syscall(SYS_finit_module, -1, "", 0); }},
     {"delete_module", [] { return syscall(SYS_delete_module, "rock_no_such_module", O_NONBLOCK); }},
     {"swapon", [] { return syscall(SYS_swapon, kMissingPath, 0); }},
+    {"quotactl_fd", [] { return syscall(SYS_quotactl_fd, -1, 0, 0, nullptr); }},
     {"reboot_bad_magic", [] { return syscall(SYS_reboot, 0, 0, 0, nullptr); }},
     {"syslog_size", [] { return syscall(SYS_syslog, 10, nullptr, 0); }},
     {"clock_settime", [] { return syscall(SYS_clock_settime, CLOCK_REALTIME, nullptr); }},
@@ -229,6 +230,27 @@ TEST_P(SeccompPolicyTest, GlibcFallsBackFromClone3ForThreadsForkAndSpawn) {
                          return Outcome(spawned) == 0 ? 0 : 5;
                        }),
             0);
+}
+
+TEST_P(SeccompPolicyTest, SocketFamiliesOtherThanUnixInetAndNetlinkDoNotExist) {
+  const auto socket_errno = [this](const SeccompProfile* p, uint64_t family, int type, int protocol) {
+    return ErrnoOf(p, [=] {
+      const long fd = syscall(SYS_socket, family, type | SOCK_CLOEXEC, protocol);
+      if (fd >= 0) close(static_cast<int>(fd));
+      return fd < 0 ? -1L : 0L;
+    });
+  };
+  // vsock, the kernel crypto API, TIPC, RDS, raw packets, PF_KEY, AppleTalk, and vsock again
+  // with garbage in the high half of the register.
+  for (uint64_t family : {uint64_t{AF_VSOCK}, uint64_t{AF_ALG}, uint64_t{AF_TIPC}, uint64_t{AF_RDS},
+                          uint64_t{AF_PACKET}, uint64_t{AF_KEY}, uint64_t{AF_APPLETALK}, (uint64_t{1} << 32) | AF_VSOCK}) {
+    EXPECT_EQ(socket_errno(profile(), family, SOCK_DGRAM, 0), EAFNOSUPPORT) << "family " << family;
+  }
+  for (auto [family, type, protocol] : {std::tuple{AF_UNIX, SOCK_STREAM, 0}, std::tuple{AF_INET, SOCK_STREAM, 0},
+                                        std::tuple{AF_INET6, SOCK_DGRAM, 0}, std::tuple{AF_NETLINK, SOCK_RAW, 0}}) {
+    EXPECT_EQ(socket_errno(profile(), family, type, protocol), socket_errno(nullptr, family, type, protocol))
+        << "family " << family << " must work as it does unconfined";
+  }
 }
 
 TEST_P(SeccompPolicyTest, TiocstiOnAPtyIsDenied) {
