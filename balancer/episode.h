@@ -17,6 +17,9 @@ struct EpisodeSpec {
   nlohmann::json task = nlohmann::json::object();
   uint64_t seed = 0;
   uint32_t max_steps = 0;  // 0: the env's own limit; otherwise the step that reaches it is truncated
+  // Who started it, for a per-client cap on open episodes (daemon/client_quota.h); carried
+  // unchanged to the observer's OnEpisodeEnded, where the owner's unit is given back.
+  std::string owner;
 };
 
 enum class EpisodeState {

@@ -115,8 +115,9 @@ StatusOr<Config> FromJson(const json& j) {
   c.http.listen = *listen;
   c.http.max_body_bytes = http.at("max_body_bytes").get<uint64_t>();
   c.http.max_header_bytes = http.at("max_header_bytes").get<uint64_t>();
-  for (auto [key, field] : std::array<std::pair<const char*, uint32_t*>, 5>{{
+  for (auto [key, field] : std::array<std::pair<const char*, uint32_t*>, 6>{{
            {"threads", &c.http.threads},
+           {"max_connections_per_client", &c.http.max_connections_per_client},
            {"header_timeout_ms", &c.http.header_timeout_ms},
            {"body_timeout_ms", &c.http.body_timeout_ms},
            {"idle_timeout_ms", &c.http.idle_timeout_ms},
@@ -126,6 +127,7 @@ StatusOr<Config> FromJson(const json& j) {
   }
 
   c.auth_token = j.at("auth").at("token").get<std::string>();
+  c.allow_remote_without_token = j.at("auth").at("allow_remote_without_token").get<bool>();
 
   const json& events = j.at("events");
   if (Status s = TakeU32(events, "events", "client_queue_messages", &c.events.client_queue_messages); !s.ok()) {
@@ -175,6 +177,7 @@ StatusOr<Config> FromJson(const json& j) {
            U32Field{episodes, "episodes", "idle_timeout_ms", &c.episodes.idle_timeout_ms},
            U32Field{episodes, "episodes", "max_failovers", &c.episodes.max_failovers},
            U32Field{episodes, "episodes", "keep_finished", &c.episodes.keep_finished},
+           U32Field{episodes, "episodes", "max_per_client", &c.episodes.max_per_client},
            U32Field{stream, "stream", "max_trainers", &c.stream.max_trainers},
            U32Field{stream, "stream", "max_staleness", &c.stream.max_staleness},
            U32Field{stream, "stream", "retain_acked_s", &c.stream.retain_acked_s},
@@ -280,7 +283,7 @@ Status ValidateConfig(const Config& c) {
   if (!(sc.defaults.cpus >= 0.01 && sc.defaults.cpus <= 256)) {
     return InvalidArgument("'sandbox.defaults.cpus' must be between 0.01 and 256");
   }
-  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 34> ranges = {{
+  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 36> ranges = {{
       {"http.threads", c.http.threads, 1, 64},
       {"http.max_body_bytes", c.http.max_body_bytes, 1, 1ull << 30},
       {"http.max_header_bytes", c.http.max_header_bytes, 1024, 1ull << 20},
@@ -288,6 +291,7 @@ Status ValidateConfig(const Config& c) {
       {"http.body_timeout_ms", c.http.body_timeout_ms, 1, kDay},
       {"http.idle_timeout_ms", c.http.idle_timeout_ms, 1, kDay},
       {"http.write_timeout_ms", c.http.write_timeout_ms, 1, kDay},
+      {"http.max_connections_per_client", c.http.max_connections_per_client, 1, 1 << 20},
       {"events.client_queue_messages", c.events.client_queue_messages, 1, 1'000'000},
       {"events.stats_interval_ms", c.events.stats_interval_ms, 1, kDay},
       {"store.batch_max", c.store_batch_max, 1, 100'000},
@@ -312,6 +316,7 @@ Status ValidateConfig(const Config& c) {
       {"episodes.idle_timeout_ms", c.episodes.idle_timeout_ms, 1, kDay},
       {"episodes.max_failovers", c.episodes.max_failovers, 0, 1000},
       {"episodes.keep_finished", c.episodes.keep_finished, 0, 1'000'000},
+      {"episodes.max_per_client", c.episodes.max_per_client, 1, 1'000'000},
       {"stream.max_trainers", c.stream.max_trainers, 1, 10'000},
       {"stream.max_staleness", c.stream.max_staleness, 0, 1'000'000},
       {"stream.retain_acked_s", c.stream.retain_acked_s, 0, 365 * 24 * 3600},
@@ -359,9 +364,12 @@ nlohmann::json ConfigToJson(const Config& c) {
         {"header_timeout_ms", c.http.header_timeout_ms},
         {"body_timeout_ms", c.http.body_timeout_ms},
         {"idle_timeout_ms", c.http.idle_timeout_ms},
-        {"write_timeout_ms", c.http.write_timeout_ms}}},
+        {"write_timeout_ms", c.http.write_timeout_ms},
+        {"max_connections_per_client", c.http.max_connections_per_client}}},
       // The token is a secret: printed configs end up in logs and tickets.
-      {"auth", {{"token", c.auth_token.empty() ? "" : "<redacted>"}}},
+      {"auth",
+       {{"token", c.auth_token.empty() ? "" : "<redacted>"},
+        {"allow_remote_without_token", c.allow_remote_without_token}}},
       {"events",
        {{"client_queue_messages", c.events.client_queue_messages},
         {"stats_interval_ms", c.events.stats_interval_ms}}},
@@ -395,7 +403,8 @@ nlohmann::json ConfigToJson(const Config& c) {
         {"queue_timeout_ms", c.episodes.queue_timeout_ms},
         {"idle_timeout_ms", c.episodes.idle_timeout_ms},
         {"max_failovers", c.episodes.max_failovers},
-        {"keep_finished", c.episodes.keep_finished}}},
+        {"keep_finished", c.episodes.keep_finished},
+        {"max_per_client", c.episodes.max_per_client}}},
       {"stream",
        {{"max_trainers", c.stream.max_trainers},
         {"max_staleness", c.stream.max_staleness},

@@ -32,6 +32,7 @@ struct HttpConfig {
   uint32_t body_timeout_ms = 0;
   uint32_t idle_timeout_ms = 0;  // keep-alive connection with no request
   uint32_t write_timeout_ms = 0;
+  uint32_t max_connections_per_client = 0;  // HTTP and WebSocket, per client IP
 };
 
 struct EventsConfig {
@@ -78,6 +79,7 @@ struct EpisodesConfig {
   uint32_t idle_timeout_ms = 0;   // an episode without a step this long is cancelled
   uint32_t max_failovers = 0;
   uint32_t keep_finished = 0;     // ended episodes GET still finds in memory
+  uint32_t max_per_client = 0;    // open episodes one client IP may hold through the HTTP APIs
 };
 
 // The trainer stream, /ws/trainer (docs/protocol.md).
@@ -102,6 +104,7 @@ struct Config {
   std::string log_level;
   HttpConfig http;
   std::string auth_token;  // empty: no auth
+  bool allow_remote_without_token = false;  // serve a non-loopback address without a token
   EventsConfig events;
   uint32_t store_batch_max = 0;
   std::string dashboard_dir;  // empty: found next to the binary

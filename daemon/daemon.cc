@@ -22,6 +22,7 @@
 #include "balancer/balancer.h"
 #include "common/wall_clock.h"
 #include "daemon/build_info.h"
+#include "daemon/client_quota.h"
 #include "daemon/episode_observer.h"
 #include "daemon/episode_routes.h"
 #include "daemon/event_bus.h"
@@ -108,7 +109,7 @@ class TransitionFanout : public sandbox::SupervisorObserver {
 // and the trainer stream turns the ends of its episodes into trajectories.
 class EpisodeFanout : public balancer::BalancerObserver {
  public:
-  explicit EpisodeFanout(EpisodeObserver& record) : record_(record) {}
+  EpisodeFanout(EpisodeObserver& record, ClientQuota& http_episodes) : record_(record), http_episodes_(http_episodes) {}
   void Follow(TrainerHub* hub) { hub_ = hub; }
 
   void OnEpisodeStarted(const balancer::EpisodeSummary& episode, const std::string& first_observation) override {
@@ -119,6 +120,8 @@ class EpisodeFanout : public balancer::BalancerObserver {
   }
   void OnEpisodeEnded(const balancer::EpisodeSummary& episode) override {
     record_.OnEpisodeEnded(episode);
+    // Episodes of the HTTP APIs are owned by a client address; the trainer stream's by nobody.
+    if (!episode.spec.owner.empty()) http_episodes_.Release(episode.spec.owner);
     if (hub_ != nullptr) hub_->OnEpisodeEnded(episode);
   }
   void OnFailover(const balancer::EpisodeSummary& episode, const balancer::FailoverRecord& failover) override {
@@ -128,6 +131,7 @@ class EpisodeFanout : public balancer::BalancerObserver {
 
  private:
   EpisodeObserver& record_;
+  ClientQuota& http_episodes_;
   TrainerHub* hub_ = nullptr;
 };
 
@@ -145,7 +149,8 @@ class Daemon {
         fanout_(observer_),
         supervisor_(io_, SupervisorOptions(config), fanout_),
         episode_observer_(*store_, metrics_, bus_),
-        episode_fanout_(episode_observer_),
+        http_episodes_("open episodes", config.episodes.max_per_client),
+        episode_fanout_(episode_observer_, http_episodes_),
         balancer_(io_, supervisor_, BalancerOptions(config), episode_fanout_),
         trainers_(io_, balancer_, *store_, metrics_, bus_, HubOptions(config)),
         server_(io_, ServerOptions(config), router_, metrics_) {
@@ -170,8 +175,8 @@ class Daemon {
                                started_});
     AddSandboxRoutes(router_, supervisor_, config_);
     AddPoolRoutes(router_, balancer_, config_);
-    AddEpisodeRoutes(router_, balancer_, *store_, io_);
-    AddGemRoutes(router_, balancer_);
+    AddEpisodeRoutes(router_, balancer_, *store_, io_, http_episodes_);
+    AddGemRoutes(router_, balancer_, http_episodes_);
     AddTrajectoryRoutes(router_, *store_);
     AddTrainerReportRoutes(router_, *store_);
     if (Status s = StartPools(); !s.ok()) {
@@ -179,8 +184,8 @@ class Daemon {
       return 1;
     }
     ServeDashboard();
-    server_.AddWebSocket("/ws/events", MakeEventsEndpoint(bus_));
-    server_.AddWebSocket("/ws/trainer", trainers_.Endpoint());
+    ServeWebSocket("/ws/events", MakeEventsEndpoint(bus_));
+    ServeWebSocket("/ws/trainer", trainers_.Endpoint());
     trainers_.StartRetention();
     if (Status s = server_.Listen(); !s.ok()) {
       spdlog::critical("cannot serve HTTP: {}", s.message());
@@ -274,7 +279,8 @@ class Daemon {
       StatusOr<balancer::PoolConfig> pool = MakePoolConfig(env, settings, config_);
       if (!pool.ok()) return pool.status().WithContext("pool '" + env + "'");
       spdlog::info("pool {}: {} to {} sandboxes of {} slots", env, settings.min, settings.max, settings.slots);
-      balancer_.SetPool(env, std::move(pool).value(), [env](StatusOr<balancer::PoolView> view) {
+      // An init-capture: clang before 16 (the fuzz build) cannot capture a structured binding.
+      balancer_.SetPool(env, std::move(pool).value(), [env = env](StatusOr<balancer::PoolView> view) {
         if (!view.ok()) spdlog::error("pool {}: {}", env, view.status().message());
       });
     }
@@ -300,6 +306,8 @@ class Daemon {
     options.write_timeout = std::chrono::milliseconds(config.http.write_timeout_ms);
     options.ws_queue_messages = config.events.client_queue_messages;
     options.auth_token = config.auth_token;
+    options.allow_remote_without_token = config.allow_remote_without_token;
+    options.max_connections_per_client = config.http.max_connections_per_client;
     return options;
   }
 
@@ -314,6 +322,18 @@ class Daemon {
     static_files_ = std::move(files).value();
     router_.SetFallback([this](const HttpRequest& request, const PathParams&, Respond respond) {
       respond(static_files_->Serve(request));
+    });
+  }
+
+  // The endpoint is also a route, so GET /api/v1/routes lists it (and the auth test walks it);
+  // a GET without the upgrade learns what the path wants.
+  void ServeWebSocket(const std::string& path, WsEndpoint endpoint) {
+    server_.AddWebSocket(path, std::move(endpoint));
+    router_.AddSync("GET", path, [path](const HttpRequest&, const PathParams&) {
+      HttpResponse response =
+          ErrorResponse(426, "upgrade_required", path + " is a WebSocket endpoint: send an 'Upgrade: websocket' request");
+      response.headers.emplace_back("Upgrade", "websocket");
+      return response;
     });
   }
 
@@ -389,6 +409,7 @@ class Daemon {
   TransitionFanout fanout_;
   sandbox::Supervisor supervisor_;
   EpisodeObserver episode_observer_;
+  ClientQuota http_episodes_;  // open episodes per client address (episodes.max_per_client)
   EpisodeFanout episode_fanout_;
   balancer::Balancer balancer_;
   TrainerHub trainers_;

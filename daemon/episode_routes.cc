@@ -10,6 +10,7 @@
 
 #include "balancer/balancer.h"
 #include "common/random_id.h"
+#include "daemon/client_quota.h"
 #include "daemon/request_fields.h"
 #include "daemon/router.h"
 #include "daemon/store.h"
@@ -127,17 +128,22 @@ StatusOr<json> ReadStoredEpisode(Store& store, const std::string& id) {
 
 class EpisodeApi {
  public:
-  EpisodeApi(balancer::Balancer& balancer, Store& store, boost::asio::io_context& io)
-      : balancer_(balancer), store_(store), io_(io) {}
+  EpisodeApi(balancer::Balancer& balancer, Store& store, boost::asio::io_context& io, ClientQuota& quota)
+      : balancer_(balancer), store_(store), io_(io), quota_(quota) {}
 
   void Start(const HttpRequest& request, Respond respond) {
     auto body = ParseJsonObject(request);
     if (!body.ok()) return respond(ErrorResponse(body.status()));
     auto spec = EpisodeSpecFromRequest(*body, {});
     if (!spec.ok()) return respond(ErrorResponse(spec.status()));
+    spec->owner = request.remote;
+    if (Status s = quota_.Acquire(spec->owner); !s.ok()) return respond(ErrorResponse(s));
     const uint64_t seed = spec->seed;
-    balancer_.StartEpisode(std::move(spec).value(), [respond, seed](StatusOr<balancer::Started> started) {
-      if (!started.ok()) return respond(ErrorResponse(started.status()));
+    balancer_.StartEpisode(std::move(spec).value(), [this, owner = request.remote, respond, seed](StatusOr<balancer::Started> started) {
+      if (!started.ok()) {
+        quota_.Release(owner);  // it never started; one that did gives its unit back when it ends
+        return respond(ErrorResponse(started.status()));
+      }
       json out = StartedToJson(*started);
       out["seed"] = seed;
       respond(JsonResponse(201, out));
@@ -154,15 +160,23 @@ class EpisodeApi {
     for (const Status& s : {ReadUnsigned(*body, "n", 1, 4096, "", &n), ReadUnsigned(*body, "redundancy", 0, 4096, "", &redundancy)}) {
       if (!s.ok()) return respond(ErrorResponse(s));
     }
+    spec->owner = request.remote;
+    const auto members = static_cast<uint32_t>(n + redundancy);
+    if (Status s = quota_.Acquire(spec->owner, members); !s.ok()) return respond(ErrorResponse(s));
     balancer::GroupSpec group{std::move(spec).value(), static_cast<uint32_t>(n), static_cast<uint32_t>(redundancy)};
     const uint64_t seed = group.episode.seed;
-    balancer_.StartGroup(std::move(group), [respond, seed](StatusOr<balancer::GroupStarted> started) {
-      if (!started.ok()) return respond(ErrorResponse(started.status()));
+    balancer_.StartGroup(std::move(group), [this, owner = request.remote, members, respond,
+                                            seed](StatusOr<balancer::GroupStarted> started) {
+      if (!started.ok()) {
+        quota_.Release(owner, members);
+        return respond(ErrorResponse(started.status()));
+      }
       json episodes = json::array();
       for (const auto& episode : started->episodes) {
         if (episode.ok()) {
           episodes.push_back(StartedToJson(*episode));
         } else {
+          quota_.Release(owner);
           episodes.push_back({{"error", {{"code", code_name(episode.status().code())}, {"message", episode.status().message()}}}});
         }
       }
@@ -221,6 +235,7 @@ class EpisodeApi {
   balancer::Balancer& balancer_;
   Store& store_;
   boost::asio::io_context& io_;
+  ClientQuota& quota_;
 };
 
 }  // namespace
@@ -266,8 +281,9 @@ json ReplyToJson(const balancer::EnvReply& reply) {
           {"info", reply.info}};
 }
 
-void AddEpisodeRoutes(Router& router, balancer::Balancer& balancer, Store& store, boost::asio::io_context& io) {
-  auto api = std::make_shared<EpisodeApi>(balancer, store, io);
+void AddEpisodeRoutes(Router& router, balancer::Balancer& balancer, Store& store, boost::asio::io_context& io,
+                      ClientQuota& quota) {
+  auto api = std::make_shared<EpisodeApi>(balancer, store, io, quota);
   router.Add("POST", "/api/v1/episodes",
              [api](const HttpRequest& request, const PathParams&, Respond respond) { api->Start(request, respond); });
   router.Add("GET", "/api/v1/episodes",

@@ -17,6 +17,7 @@ class io_context;
 
 namespace rock {
 
+class ClientQuota;
 class Router;
 class Store;
 namespace balancer {
@@ -30,7 +31,10 @@ StatusOr<balancer::EpisodeSpec> EpisodeSpecFromRequest(const nlohmann::json& bod
 
 nlohmann::json ReplyToJson(const balancer::EnvReply& reply);
 
-// `balancer` and `store` must outlive the router; store reads run on `io`.
-void AddEpisodeRoutes(Router& router, balancer::Balancer& balancer, Store& store, boost::asio::io_context& io);
+// `balancer`, `store` and `quota` must outlive the router; store reads run on `io`. Each
+// episode started takes a unit of `quota` for the client's address, given back when it ends
+// (the balancer observer's OnEpisodeEnded must Release its spec.owner) or fails to start.
+void AddEpisodeRoutes(Router& router, balancer::Balancer& balancer, Store& store, boost::asio::io_context& io,
+                      ClientQuota& quota);
 
 }  // namespace rock

@@ -10,6 +10,7 @@
 
 #include "balancer/balancer.h"
 #include "common/random_id.h"
+#include "daemon/client_quota.h"
 #include "daemon/episode_routes.h"
 #include "daemon/request_fields.h"
 #include "daemon/router.h"
@@ -25,9 +26,9 @@ constexpr std::size_t kMaxHandles = 100'000;
 
 class GemApi {
  public:
-  explicit GemApi(balancer::Balancer& balancer) : balancer_(balancer) {}
+  GemApi(balancer::Balancer& balancer, ClientQuota& quota) : balancer_(balancer), quota_(quota) {}
 
-  void Make(const json& body, const Respond& respond) {
+  void Make(const json& body, const std::string&, const Respond& respond) {
     const auto env_id = body.find("env_id");
     if (env_id == body.end() || !env_id->is_string()) {
       return respond(ErrorResponse(InvalidArgument("'env_id' is required: an env kind")));
@@ -50,32 +51,24 @@ class GemApi {
     respond(JsonResponse(200, {{"sandbox_id", handle}}));
   }
 
-  void Reset(const json& body, const Respond& respond) {
+  // The handle's previous episode ends first, so a client at its cap of open episodes can
+  // still reset: the new episode takes the unit the old one gave back.
+  void Reset(const json& body, const std::string& client, const Respond& respond) {
     StatusOr<Handle> handle = Find(body);
     if (!handle.ok()) return respond(ErrorResponse(handle.status()));
     json request = handle->request;
     if (const auto seed = body.find("seed"); seed != body.end() && !seed->is_null()) request["seed"] = *seed;
     auto spec = EpisodeSpecFromRequest(request, {});
     if (!spec.ok()) return respond(ErrorResponse(spec.status()));
-    if (!handle->episode.empty()) balancer_.Cancel(handle->episode, "deleted", [](Status) {});  // ended already is fine
+    spec->owner = client;
     const std::string id = body["sandbox_id"].get<std::string>();
-    balancer_.StartEpisode(std::move(spec).value(), [this, id, respond](StatusOr<balancer::Started> started) {
-      if (!started.ok()) return respond(ErrorResponse(started.status()));
-      {
-        std::lock_guard lock(mutex_);
-        const auto it = handles_.find(id);
-        if (it == handles_.end()) {
-          // Closed while it reset: the new episode has no owner.
-          balancer_.Cancel(started->id, "deleted", [](Status) {});
-          return respond(ErrorResponse(NotFound("GEM env " + id + " was closed")));
-        }
-        it->second.episode = started->id;
-      }
-      respond(JsonResponse(200, {{"observation", started->reply.observation}, {"info", started->reply.info}}));
+    if (handle->episode.empty()) return Start(id, std::move(spec).value(), respond);
+    balancer_.Cancel(handle->episode, "deleted", [this, id, spec = std::move(spec).value(), respond](Status) mutable {
+      Start(id, std::move(spec), respond);  // whether it was cancelled now or had ended already
     });
   }
 
-  void Step(const json& body, const Respond& respond) {
+  void Step(const json& body, const std::string&, const Respond& respond) {
     StatusOr<Handle> handle = Find(body);
     if (!handle.ok()) return respond(ErrorResponse(handle.status()));
     const auto action = body.find("action");
@@ -89,7 +82,7 @@ class GemApi {
     });
   }
 
-  void Close(const json& body, const Respond& respond) {
+  void Close(const json& body, const std::string&, const Respond& respond) {
     StatusOr<Handle> handle = Find(body);
     if (!handle.ok()) return respond(ErrorResponse(handle.status()));
     const std::string id = body["sandbox_id"].get<std::string>();
@@ -101,7 +94,7 @@ class GemApi {
     respond(JsonResponse(200, {{"sandbox_id", id}}));
   }
 
-  void List(const json& body, const Respond& respond) {
+  void List(const json& body, const std::string&, const Respond& respond) {
     StatusOr<Handle> handle = Find(body);
     if (!handle.ok()) return respond(ErrorResponse(handle.status()));
     json kinds = json::array();
@@ -117,6 +110,28 @@ class GemApi {
     std::string episode;  // the current episode; empty before the first reset
   };
 
+  void Start(const std::string& id, balancer::EpisodeSpec spec, const Respond& respond) {
+    const std::string owner = spec.owner;
+    if (Status s = quota_.Acquire(owner); !s.ok()) return respond(ErrorResponse(s));
+    balancer_.StartEpisode(std::move(spec), [this, id, owner, respond](StatusOr<balancer::Started> started) {
+      if (!started.ok()) {
+        quota_.Release(owner);
+        return respond(ErrorResponse(started.status()));
+      }
+      {
+        std::lock_guard lock(mutex_);
+        const auto it = handles_.find(id);
+        if (it == handles_.end()) {
+          // Closed while it reset: the new episode has no owner.
+          balancer_.Cancel(started->id, "deleted", [](Status) {});
+          return respond(ErrorResponse(NotFound("GEM env " + id + " was closed")));
+        }
+        it->second.episode = started->id;
+      }
+      respond(JsonResponse(200, {{"observation", started->reply.observation}, {"info", started->reply.info}}));
+    });
+  }
+
   StatusOr<Handle> Find(const json& body) {
     const auto id = body.find("sandbox_id");
     if (id == body.end() || !id->is_string() || id->get<std::string>().empty()) {
@@ -129,24 +144,26 @@ class GemApi {
   }
 
   balancer::Balancer& balancer_;
+  ClientQuota& quota_;
   std::mutex mutex_;
   std::map<std::string, Handle> handles_;
 };
 
 }  // namespace
 
-void AddGemRoutes(Router& router, balancer::Balancer& balancer) {
-  auto api = std::make_shared<GemApi>(balancer);
-  using Method = void (GemApi::*)(const json&, const Respond&);
+void AddGemRoutes(Router& router, balancer::Balancer& balancer, ClientQuota& quota) {
+  auto api = std::make_shared<GemApi>(balancer, quota);
+  using Method = void (GemApi::*)(const json&, const std::string& client, const Respond&);
   for (auto [path, method] : {std::pair<const char*, Method>{"/apis/v1/envs/gem/make", &GemApi::Make},
                               {"/apis/v1/envs/gem/reset", &GemApi::Reset},
                               {"/apis/v1/envs/gem/step", &GemApi::Step},
                               {"/apis/v1/envs/gem/close", &GemApi::Close},
                               {"/apis/v1/envs/gem/list", &GemApi::List}}) {
-    router.Add("POST", path, [api, method](const HttpRequest& request, const PathParams&, Respond respond) {
+    // An init-capture: clang before 16 (the fuzz build) cannot capture a structured binding.
+    router.Add("POST", path, [api, method = method](const HttpRequest& request, const PathParams&, Respond respond) {
       auto body = ParseJsonObject(request);
       if (!body.ok()) return respond(ErrorResponse(body.status()));
-      ((*api).*method)(*body, respond);
+      ((*api).*method)(*body, request.remote, respond);
     });
   }
 }

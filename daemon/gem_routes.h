@@ -11,12 +11,14 @@
 
 namespace rock {
 
+class ClientQuota;
 class Router;
 namespace balancer {
 class Balancer;
 }
 
-// `balancer` must outlive the router.
-void AddGemRoutes(Router& router, balancer::Balancer& balancer);
+// `balancer` and `quota` must outlive the router; each reset's episode counts against
+// `quota` for the client's address, as in AddEpisodeRoutes.
+void AddGemRoutes(Router& router, balancer::Balancer& balancer, ClientQuota& quota);
 
 }  // namespace rock

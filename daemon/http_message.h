@@ -22,6 +22,7 @@ struct HttpRequest {
   std::string query;   // raw query string, without '?'
   HeaderList headers;  // names lower-cased
   std::string body;
+  std::string remote;  // the peer's IP address ("127.0.0.1"); per-client limits key on it
 
   // Empty when absent. `name` must be lower case.
   std::string_view header(std::string_view name) const;

@@ -18,6 +18,8 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include "daemon/auth.h"
+#include "daemon/client_quota.h"
 #include "daemon/metrics.h"
 #include "daemon/router.h"
 
@@ -33,10 +35,6 @@ namespace {
 
 constexpr std::string_view kServerHeader = "rockd";
 constexpr int kWsSendBuffer = 256 << 10;
-
-bool IsProtectedPath(std::string_view path) {
-  return path.starts_with("/api/") || path.starts_with("/apis/") || path.starts_with("/ws/");
-}
 
 // Method label for metrics: a fixed set, so a client cannot mint label values.
 std::string_view MethodLabel(http::verb verb) {
@@ -74,32 +72,7 @@ Status ToHttpRequest(http::request<http::string_body>&& in, HttpRequest* out) {
   return Status::Ok();
 }
 
-bool Authorized(const HttpRequest& request, std::string_view token) {
-  if (token.empty() || !IsProtectedPath(request.path)) return true;
-  constexpr std::string_view kBearer = "Bearer ";
-  const std::string_view header = request.header("authorization");
-  if (header.starts_with(kBearer) && TokenMatches(header.substr(kBearer.size()), token)) return true;
-  // Browsers cannot set headers on a WebSocket handshake, so /ws/* also takes a query token.
-  return request.path.starts_with("/ws/") && TokenMatches(request.query_param("access_token"), token);
-}
-
-HttpResponse Unauthorized() {
-  HttpResponse response = ErrorResponse(401, "unauthenticated", "missing or wrong bearer token");
-  response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rockd\"");
-  return response;
-}
-
 }  // namespace
-
-bool TokenMatches(std::string_view presented, std::string_view expected) {
-  // Touch every byte of `expected` whatever `presented` holds; only the length can leak.
-  unsigned char diff = presented.size() == expected.size() ? 0 : 1;
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    const unsigned char p = i < presented.size() ? static_cast<unsigned char>(presented[i]) : 0;
-    diff |= static_cast<unsigned char>(p ^ static_cast<unsigned char>(expected[i]));
-  }
-  return diff == 0 && !expected.empty();
-}
 
 // A live connection the server can ask to wind down.
 class Connection {
@@ -115,6 +88,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
         options_(std::move(options)),
         router_(router),
         metrics_(metrics),
+        connection_quota_(std::make_shared<ClientQuota>("open connections", options_.max_connections_per_client)),
         acceptor_(asio::make_strand(io)),
         accept_retry_(acceptor_.get_executor()) {}
 
@@ -147,6 +121,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
   const Router& router_;
   Metrics& metrics_;
   std::unordered_map<std::string, WsEndpoint> ws_endpoints_;
+  const std::shared_ptr<ClientQuota> connection_quota_;
 
  private:
   void OnAccept(beast::error_code ec, tcp::socket socket);
@@ -163,8 +138,8 @@ class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
 
 class WsSession : public Connection, public WsChannel, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(std::shared_ptr<HttpServer::Impl> server, tcp::socket socket, std::string path)
-      : server_(std::move(server)), ws_(std::move(socket)), path_(std::move(path)) {}
+  WsSession(std::shared_ptr<HttpServer::Impl> server, tcp::socket socket, std::string path, ClientSlot slot)
+      : server_(std::move(server)), ws_(std::move(socket)), path_(std::move(path)), slot_(std::move(slot)) {}
 
   ~WsSession() override {
     if (id_) server_->Unregister(*id_);
@@ -271,6 +246,7 @@ class WsSession : public Connection, public WsChannel, public std::enable_shared
   std::shared_ptr<HttpServer::Impl> server_;
   websocket::stream<beast::tcp_stream> ws_;
   std::string path_;
+  ClientSlot slot_;  // the connection's unit of the client's quota, from its HTTP session
   std::optional<uint64_t> id_;
   beast::flat_buffer buffer_;
   std::deque<std::pair<std::shared_ptr<const std::string>, bool>> queue_;
@@ -283,8 +259,14 @@ class WsSession : public Connection, public WsChannel, public std::enable_shared
 
 class HttpSession : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(std::shared_ptr<HttpServer::Impl> server, tcp::socket socket)
-      : server_(std::move(server)), stream_(std::move(socket)) {}
+  // `admitted` is the client's connection quota: Ok with `slot` held, or why it is refused.
+  HttpSession(std::shared_ptr<HttpServer::Impl> server, tcp::socket socket, std::string client, ClientSlot slot,
+              Status admitted)
+      : server_(std::move(server)),
+        stream_(std::move(socket)),
+        client_(std::move(client)),
+        slot_(std::move(slot)),
+        admitted_(std::move(admitted)) {}
 
   ~HttpSession() override {
     if (id_) server_->Unregister(*id_);
@@ -335,6 +317,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   void OnHeader() {
     const auto& head = parser_->get();
     method_ = MethodLabel(head.method());
+    if (!admitted_.ok()) return Reject(429, "too_many_connections", admitted_.message());
     if (websocket::is_upgrade(head)) return Upgrade();
     if (beast::iequals(head[http::field::expect], "100-continue")) {
       continue_.emplace(http::status::continue_, head.version());
@@ -393,6 +376,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     if (Status s = ToHttpRequest(std::move(head), &request); !s.ok()) {
       return Reject(400, "bad_request", s.message());
     }
+    request.remote = client_;
     if (!Authorized(request, options().auth_token)) {
       route_ = "unauthorized";
       return Write(Unauthorized());
@@ -430,7 +414,7 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
     if (!Authorized(request, options().auth_token)) return Write(Unauthorized());
     if (server_->draining()) return Reject(503, "unavailable", "rockd is shutting down");
     server_->metrics_.ObserveHttp(route_, method_, 101, 0);
-    auto session = std::make_shared<WsSession>(server_, stream_.release_socket(), request.path);
+    auto session = std::make_shared<WsSession>(server_, stream_.release_socket(), request.path, std::move(slot_));
     session->Run(std::move(upgrade), request, endpoint->second);
   }
 
@@ -465,6 +449,9 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
 
   std::shared_ptr<HttpServer::Impl> server_;
   beast::tcp_stream stream_;
+  const std::string client_;  // the peer's IP address
+  ClientSlot slot_;
+  const Status admitted_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
@@ -490,6 +477,18 @@ Status HttpServer::Impl::Listen() {
                                         tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (ec || results.empty()) return Unavailable("resolve " + address + ": " + ec.message());
   const tcp::endpoint endpoint = results.begin()->endpoint();
+  if (options_.auth_token.empty() && !endpoint.address().is_loopback()) {
+    const std::string exposed = address + " (" + endpoint.address().to_string() + ")";
+    if (!options_.allow_remote_without_token) {
+      return FailedPrecondition("refusing to serve " + exposed +
+                                " without a token: anyone who can reach it could run code in sandboxes. Set "
+                                "auth.token (or ROCKD_TOKEN), listen on 127.0.0.1, or set "
+                                "auth.allow_remote_without_token to accept the risk");
+    }
+    spdlog::warn("SERVING {} WITHOUT A TOKEN (auth.allow_remote_without_token): anyone who can reach it can create "
+                 "sandboxes, run commands in them and read every trajectory",
+                 exposed);
+  }
   if (acceptor_.open(endpoint.protocol(), ec); ec) return Unavailable("socket for " + address + ": " + ec.message());
   if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec) {
     return Unavailable("setsockopt(SO_REUSEADDR) on " + address + ": " + ec.message());
@@ -518,7 +517,18 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     return;
   }
   socket.set_option(tcp::no_delay(true), ec);
-  std::make_shared<HttpSession>(shared_from_this(), std::move(socket))->Start();
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec) {
+    // Reset before we looked: nothing to serve.
+    Accept();
+    return;
+  }
+  std::string client = peer.address().to_string();
+  Status admitted = connection_quota_->Acquire(client);
+  ClientSlot slot = admitted.ok() ? ClientSlot(connection_quota_, client) : ClientSlot();
+  std::make_shared<HttpSession>(shared_from_this(), std::move(socket), std::move(client), std::move(slot),
+                                std::move(admitted))
+      ->Start();
   Accept();
 }
 

@@ -1,6 +1,7 @@
 // rockd's HTTP/1.1 + WebSocket server (Boost.Beast), the only place Beast is compiled.
 //
-// One session per connection on its own strand. The whole request head must arrive within
+// One session per connection on its own strand. Each client IP holds at most
+// max_connections_per_client connections; one more is read up to its head and answered 429. The whole request head must arrive within
 // header_timeout (slowloris), the body within body_timeout; a keep-alive connection with no
 // request for idle_timeout is closed. Oversized heads get 431, bodies 413, malformed requests
 // 400, all with the JSON error envelope, and the connection is closed since its framing can no
@@ -37,8 +38,12 @@ struct HttpServerOptions {
   std::chrono::milliseconds write_timeout{30'000};
   // Messages a WebSocket client may have queued before it is dropped as too slow.
   std::size_t ws_queue_messages = 1024;
-  // When non-empty, /api/*, /apis/* and /ws/* need "Authorization: Bearer <token>".
+  // When non-empty, the paths of daemon/auth.h need it.
   std::string auth_token;
+  // Without a token, Listen refuses an address that is not loopback unless this is set.
+  bool allow_remote_without_token = false;
+  // Connections (HTTP and WebSocket) one client IP may hold open; past it a request gets 429.
+  uint32_t max_connections_per_client = 4096;
 };
 
 // The server's side of one WebSocket connection. Thread-safe.
@@ -71,7 +76,8 @@ class HttpServer {
   // Before Start(): serve WebSocket upgrades of `path` with `endpoint`.
   void AddWebSocket(std::string path, WsEndpoint endpoint);
 
-  // Binds and listens; the error names the address.
+  // Binds and listens; the error names the address. Without a token, a non-loopback address
+  // is refused unless allow_remote_without_token (then a warning says what is exposed).
   Status Listen();
   uint16_t port() const;
   void Start();
@@ -86,8 +92,5 @@ class HttpServer {
  private:
   std::shared_ptr<Impl> impl_;
 };
-
-// Constant-time comparison of a presented bearer token with the configured one.
-bool TokenMatches(std::string_view presented, std::string_view expected);
 
 }  // namespace rock

@@ -36,6 +36,13 @@ void Router::AddSync(std::string method, std::string_view pattern, SyncHandler h
       });
 }
 
+std::vector<Router::RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> out;
+  out.reserve(routes_.size());
+  for (const Route& route : routes_) out.push_back({route.method, route.pattern});
+  return out;
+}
+
 void Router::SetFallback(Handler handler) { fallback_ = std::move(handler); }
 
 bool Router::Match(const Route& route, const std::vector<std::string_view>& parts, PathParams* params) {

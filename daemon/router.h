@@ -35,6 +35,15 @@ class Router {
   // labels): the route pattern, "static", or "unmatched".
   void Dispatch(const HttpRequest& request, Respond respond, std::string_view* route) const;
 
+  struct RouteInfo {
+    std::string_view method;
+    std::string_view pattern;
+  };
+  // Every registered route in registration order (GET /api/v1/routes, and the test that
+  // checks each one against the token). Valid while the router lives; not to be called
+  // concurrently with Add.
+  std::vector<RouteInfo> Routes() const;
+
  private:
   struct Route {
     std::string method;

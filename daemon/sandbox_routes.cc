@@ -227,7 +227,11 @@ class SandboxApi {
         if (!s.ok()) return respond(ErrorResponse(s));
         return respond(JsonResponse(200, {{"path", path}, {"bytes", data.size()}}));
       }
+      // A file is read whole into the response, so its cap is the body cap (http.max_body_bytes).
       auto content = ReadSandboxFile(status->pid, path, config_.http.max_body_bytes);
+      if (!content.ok() && content.status().code() == Code::kResourceExhausted) {
+        return respond(ErrorResponse(413, "file_too_large", content.status().message() + " (http.max_body_bytes)"));
+      }
       if (!content.ok()) return respond(ErrorResponse(content.status()));
       HttpResponse response;
       response.content_type = "application/octet-stream";

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/log.h"
+#include "daemon/auth.h"
 #include "daemon/build_info.h"
 #include "daemon/metrics.h"
 #include "daemon/router.h"
@@ -51,6 +52,16 @@ void AddSystemRoutes(Router& router, const SystemRoutesContext& context) {
     SetLogLevel(wanted);
     spdlog::info("log level set to {}", wanted);
     return JsonResponse(200, {{"level", wanted}});
+  });
+
+  // What this rockd serves and which of it needs the token; read when a route is called, so it
+  // includes routes registered after this one.
+  router.AddSync("GET", "/api/v1/routes", [&router](const HttpRequest&, const PathParams&) {
+    nlohmann::json routes = nlohmann::json::array();
+    for (const Router::RouteInfo& route : router.Routes()) {
+      routes.push_back({{"method", route.method}, {"path", route.pattern}, {"needs_token", NeedsToken(route.pattern)}});
+    }
+    return JsonResponse(200, {{"routes", std::move(routes)}});
   });
 
   router.AddSync("GET", "/api/v1/info", [context](const HttpRequest&, const PathParams&) {

@@ -1,5 +1,5 @@
 // Liveness, readiness, metrics and build/runtime info: GET /healthz, /readyz, /metrics,
-// /api/v1/info.
+// /api/v1/info, and the route list /api/v1/routes.
 #pragma once
 
 #include <atomic>
