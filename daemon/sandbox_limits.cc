@@ -54,7 +54,11 @@ sandbox::Limits LimitsFromDefaults(const SandboxDefaults& d) {
 StatusOr<sandbox::Limits> ApplyLimits(const json& limits, sandbox::Limits base, std::string_view where) {
   const std::string prefix(where);
   if (!limits.is_object()) return InvalidArgument("'" + prefix.substr(0, prefix.size() - 1) + "' must be an object");
-  for (const auto& [key, value] : limits.items()) {
+  // Not a structured binding: the lambdas below capture `key`, and clang before 16 (the fuzz
+  // build) cannot capture one.
+  for (const auto& item : limits.items()) {
+    const std::string& key = item.key();
+    const json& value = item.value();
     if (key == "cpus") {
       if (!value.is_number() || !(value.get<double>() >= 0.01) || value.get<double>() > 256) {
         return InvalidArgument("'" + prefix + "cpus' must be a number from 0.01 to 256");

@@ -598,7 +598,8 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
       const Episode& e = episodes_.at(id);
       if (expiring || !e.first_version || t.policy_version <= *e.first_version + options_.max_staleness) continue;
       expiring = true;
-      balancer_.Cancel(id, "expired", [id](Status cancelled) {
+      // An init-capture: clang before 16 (the fuzz build) cannot capture a structured binding.
+      balancer_.Cancel(id, "expired", [id = id](Status cancelled) {
         if (!cancelled.ok()) spdlog::debug("expiring episode {}: {}", id, cancelled.message());
       });
     }
