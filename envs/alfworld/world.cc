@@ -153,6 +153,13 @@ StatusOr<std::shared_ptr<const World>> BuildWorld(const pddl::Problem& problem) 
     Entity& e = entities[order[k]];
     if (!e.kind) continue;
     std::string& name = display[k];
+    // An id without a class (no "_bar_") is shown as its own text with a trailing space, and
+    // commands are trimmed, so no command could reach such an object or receptacle: it would be
+    // listed as admissible and refused when sent. ALFWorld gives every one of them a class.
+    if ((*e.kind == Kind::kReceptacle || *e.kind == Kind::kObject) && name.ends_with(' ')) {
+      return InvalidArgument(std::string(KindName(*e.kind)) + " " + e.id +
+                             " has no class: its id needs a '_bar_' after the class, as in desk_bar_1");
+    }
     switch (*e.kind) {
       case Kind::kAgent:
         e.index = static_cast<int32_t>(world->agents.size());

@@ -72,6 +72,24 @@ TEST(AlfworldWorld, RejectsMalformedInitNamingTheAtom) {
   EXPECT_NE(w.status().message().find("agent"), std::string::npos) << w.status().message();
 }
 
+// Found by pddl_problem_fuzzer (tests/fuzz/seeds/pddl/classless_receptacle.json): "desk_b`r_1"
+// was listed in "go to desk_b`r_1 " and that command was refused.
+TEST(AlfworldWorld, RejectsAnObjectOrReceptacleWithoutAClass) {
+  for (const char* entity : {testing::kDrawer, testing::kKnife}) {
+    pddl::Problem p = testing::HandKitchenProblem();
+    const std::string classless = "Thing1";
+    for (pddl::Atom& atom : p.init) {
+      for (std::string& arg : atom.args) {
+        if (arg == entity) arg = classless;
+      }
+    }
+    auto w = BuildWorld(p);
+    ASSERT_FALSE(w.ok()) << entity;
+    EXPECT_EQ(w.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(w.status().message().find("thing1 has no class"), std::string::npos) << w.status().message();
+  }
+}
+
 pddl::Formula Atom(std::string pred, std::vector<std::string> args) {
   pddl::Formula f;
   f.kind = pddl::Formula::Kind::kAtom;
