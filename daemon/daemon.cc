@@ -331,7 +331,7 @@ class Daemon {
     server_.AddWebSocket(path, std::move(endpoint));
     router_.AddSync("GET", path, [path](const HttpRequest&, const PathParams&) {
       HttpResponse response =
-          ErrorResponse(426, "upgrade_required", path + " is a WebSocket endpoint: send an 'Upgrade: websocket' request");
+          ErrorResponse(426, "upgrade_required", path + " is a WebSocket endpoint: send an 'Upgrade: websocket'");
       response.headers.emplace_back("Upgrade", "websocket");
       return response;
     });

@@ -139,7 +139,8 @@ class EpisodeApi {
     spec->owner = request.remote;
     if (Status s = quota_.Acquire(spec->owner); !s.ok()) return respond(ErrorResponse(s));
     const uint64_t seed = spec->seed;
-    balancer_.StartEpisode(std::move(spec).value(), [this, owner = request.remote, respond, seed](StatusOr<balancer::Started> started) {
+    balancer_.StartEpisode(std::move(spec).value(), [this, owner = request.remote, respond,
+                                                     seed](StatusOr<balancer::Started> started) {
       if (!started.ok()) {
         quota_.Release(owner);  // it never started; one that did gives its unit back when it ends
         return respond(ErrorResponse(started.status()));

@@ -107,7 +107,7 @@ TEST_F(RockdHttp, MalformedJsonBodyIs400AndLosesNothing) {
 
 TEST_F(RockdHttp, MalformedRequestLinesGet400Envelope) {
   for (const char* request : {"GARBAGE\r\n\r\n", "GET /healthz HTTP/9\r\n\r\n", "GET nopath HTTP/1.1\r\nHost: x\r\n\r\n",
-                              "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+                              "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", "GET /api%00/v1/info HTTP/1.1\r\nHost: x\r\n\r\n",
                               "POST /api/v1/log-level HTTP/1.1\r\nContent-Length: x\r\n\r\n"}) {
     const RawReply reply = RawExchange(port(), request, seconds(5));
     EXPECT_TRUE(reply.data.starts_with("HTTP/1.1 400")) << request << " -> " << reply.data;

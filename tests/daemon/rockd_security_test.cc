@@ -73,6 +73,11 @@ TEST(RockdRouteAuth, EveryRouteButTheProbesAnswers401WithoutTheTokenAndNever401W
     WsClient authorized(rockd->port(), ws, kBearer);
     EXPECT_TRUE(authorized.connected()) << ws << ": " << authorized.error();
   }
+  // Other spellings of a protected path either need the token too or match no route.
+  for (const char* spelling : {"//api/v1/info", "/./api/v1/info", "/api/v1/info/", "/api%2Fv1/info", "/metrics/",
+                               "/METRICS", "/ws/events/"}) {
+    EXPECT_NE(Http(rockd->port(), "GET", spelling).status, 200) << spelling;
+  }
   EXPECT_EQ(Http(rockd->port(), "GET", "/").status, 200) << "the dashboard loads to ask for the token";
 }
 
