@@ -179,6 +179,7 @@ StatusOr<Config> FromJson(const json& j) {
            U32Field{episodes, "episodes", "keep_finished", &c.episodes.keep_finished},
            U32Field{episodes, "episodes", "max_per_client", &c.episodes.max_per_client},
            U32Field{stream, "stream", "max_trainers", &c.stream.max_trainers},
+           U32Field{stream, "stream", "max_episodes_per_trainer", &c.stream.max_episodes_per_trainer},
            U32Field{stream, "stream", "max_staleness", &c.stream.max_staleness},
            U32Field{stream, "stream", "retain_acked_s", &c.stream.retain_acked_s},
        }) {
@@ -283,7 +284,7 @@ Status ValidateConfig(const Config& c) {
   if (!(sc.defaults.cpus >= 0.01 && sc.defaults.cpus <= 256)) {
     return InvalidArgument("'sandbox.defaults.cpus' must be between 0.01 and 256");
   }
-  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 36> ranges = {{
+  const std::array<std::tuple<std::string_view, uint64_t, uint64_t, uint64_t>, 37> ranges = {{
       {"http.threads", c.http.threads, 1, 64},
       {"http.max_body_bytes", c.http.max_body_bytes, 1, 1ull << 30},
       {"http.max_header_bytes", c.http.max_header_bytes, 1024, 1ull << 20},
@@ -318,6 +319,7 @@ Status ValidateConfig(const Config& c) {
       {"episodes.keep_finished", c.episodes.keep_finished, 0, 1'000'000},
       {"episodes.max_per_client", c.episodes.max_per_client, 1, 1'000'000},
       {"stream.max_trainers", c.stream.max_trainers, 1, 10'000},
+      {"stream.max_episodes_per_trainer", c.stream.max_episodes_per_trainer, 1, 1'000'000},
       {"stream.max_staleness", c.stream.max_staleness, 0, 1'000'000},
       {"stream.retain_acked_s", c.stream.retain_acked_s, 0, 365 * 24 * 3600},
   }};
@@ -407,6 +409,7 @@ nlohmann::json ConfigToJson(const Config& c) {
         {"max_per_client", c.episodes.max_per_client}}},
       {"stream",
        {{"max_trainers", c.stream.max_trainers},
+        {"max_episodes_per_trainer", c.stream.max_episodes_per_trainer},
         {"max_staleness", c.stream.max_staleness},
         {"retain_acked_s", c.stream.retain_acked_s}}},
       {"pools", pools},

@@ -85,6 +85,7 @@ struct EpisodesConfig {
 // The trainer stream, /ws/trainer (docs/protocol.md).
 struct StreamConfig {
   uint32_t max_trainers = 0;    // distinct trainer names (each has its own metric series)
+  uint32_t max_episodes_per_trainer = 0;  // live and starting episodes of one trainer name
   uint32_t max_staleness = 0;   // policy versions an episode's first action may lag; 0: no limit
   uint32_t retain_acked_s = 0;  // acknowledged trajectories are deleted after this
 };

@@ -290,6 +290,7 @@ class Daemon {
   static TrainerHubOptions HubOptions(const Config& config) {
     TrainerHubOptions options;
     options.max_trainers = config.stream.max_trainers;
+    options.max_episodes_per_trainer = config.stream.max_episodes_per_trainer;
     options.max_staleness = config.stream.max_staleness;
     options.retain_acked = std::chrono::seconds(config.stream.retain_acked_s);
     return options;

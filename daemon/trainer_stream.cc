@@ -293,6 +293,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     bool backlog = false;  // unsent trajectories wait in SQLite beyond `ready`
     std::deque<uint64_t> in_flight;  // sent on this connection, unacknowledged
     std::map<std::string, bool> episodes;  // live; true once it is being expired
+    uint64_t starting = 0;  // episodes of starts the balancer has not answered yet
     prometheus::Gauge* pending_gauge = nullptr;
     prometheus::Counter* sent = nullptr;
     prometheus::Counter* redeliveries = nullptr;
@@ -628,20 +629,32 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     }
     if (!checked.ok()) return Send(t, ErrorFrame(checked, req));
     ExpireStale(t);
+    // Live and starting episodes count, so a loop of starts cannot queue without bound.
+    const uint64_t members = n + redundancy;
+    if (t.episodes.size() + t.starting + members > options_.max_episodes_per_trainer) {
+      return Send(t, ErrorFrame(Status(Code::kResourceExhausted,
+                                       "trainer '" + t.name + "' has " + std::to_string(t.episodes.size() + t.starting) +
+                                           " open episodes and asked for " + std::to_string(members) +
+                                           " more; the limit is " + std::to_string(options_.max_episodes_per_trainer) +
+                                           " (stream.max_episodes_per_trainer)"),
+                                req));
+    }
+    t.starting += members;
     balancer::GroupSpec group{std::move(spec).value(), static_cast<uint32_t>(n), static_cast<uint32_t>(redundancy)};
-    balancer_.StartGroup(std::move(group), [weak = weak_from_this(), trainer = t.name, req,
-                                            label](StatusOr<balancer::GroupStarted> started) {
+    balancer_.StartGroup(std::move(group), [weak = weak_from_this(), trainer = t.name, req, label,
+                                            members](StatusOr<balancer::GroupStarted> started) {
       if (auto self = weak.lock()) {
-        self->Post([trainer, req, label, started = std::move(started)](Impl& hub) mutable {
-          hub.OnGroupStarted(trainer, req, label, std::move(started));
+        self->Post([trainer, req, label, members, started = std::move(started)](Impl& hub) mutable {
+          hub.OnGroupStarted(trainer, req, label, members, std::move(started));
         });
       }
     });
   }
 
-  void OnGroupStarted(const std::string& trainer, const json& req, const std::string& label,
+  void OnGroupStarted(const std::string& trainer, const json& req, const std::string& label, uint64_t members,
                       StatusOr<balancer::GroupStarted> started) {
     Trainer& t = trainers_.at(trainer);
+    t.starting -= members;  // the started ones are in t.episodes from here on
     if (!started.ok()) return Send(t, ErrorFrame(started.status(), req));
     const std::string group = label.empty() ? started->group : label;
     for (StatusOr<balancer::Started>& member : started->episodes) {

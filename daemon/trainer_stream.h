@@ -29,6 +29,7 @@ struct EpisodeSummary;
 
 struct TrainerHubOptions {
   uint32_t max_trainers = 64;
+  uint32_t max_episodes_per_trainer = 4096;  // live and starting; a start past it is an error frame
   uint32_t max_staleness = 0;  // 0: episodes never expire for staleness
   std::chrono::seconds retain_acked{86'400};
 };

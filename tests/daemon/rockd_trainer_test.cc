@@ -1227,5 +1227,37 @@ TEST(RockdTrainerRecovery, KilledRockdRestartedOnTheSameDataDirLosesAndDuplicate
   EXPECT_EQ(ListTrajectories(rockd->port(), "survivor").size(), 5u);
 }
 
+
+class RockdTrainerEpisodeCap : public ReadyRockdTest {
+ protected:
+  RockdTrainerEpisodeCap()
+      : ReadyRockdTest({.config_json = R"({"stream":{"max_episodes_per_trainer":3},)"
+                                       R"("pools":{"alfworld":{"min":1,"max":1,"slots":8}}})"},
+                       kReadyTimeout) {}
+};
+
+TEST_F(RockdTrainerEpisodeCap, StartsPastThePerTrainerEpisodeCapGetAnErrorAndAnEndedEpisodeFreesItsUnit) {
+  Trainer trainer(port(), "capped");
+  ASSERT_TRUE(trainer.connected()) << trainer.error();
+  ASSERT_FALSE(trainer.Hello(/*credits=*/8).is_null());
+  ASSERT_TRUE(trainer.Start(1, /*n=*/2, /*max_steps=*/3, /*seed=*/7));
+  ASSERT_TRUE(trainer.AwaitEpisodes());
+  ASSERT_TRUE(trainer.Send({{"type", "start"}, {"req", 2}, {"env", "alfworld"}, {"n", 2}}));
+  const json refused = trainer.AwaitError();
+  EXPECT_EQ(At(refused, "code"), "resource_exhausted") << refused.dump();
+  EXPECT_EQ(At(refused, "req"), 2) << refused.dump();
+  EXPECT_NE(Str(At(refused, "message")).find("stream.max_episodes_per_trainer"), std::string::npos) << refused.dump();
+  Trainer other(port(), "other");
+  ASSERT_FALSE(other.Hello(/*credits=*/8).is_null());
+  ASSERT_TRUE(other.Start(1, /*n=*/3, /*max_steps=*/3, /*seed=*/7));
+  EXPECT_TRUE(other.AwaitEpisodes()) << "another trainer is not charged";
+
+  ASSERT_TRUE(trainer.PlayToEnd());
+  ASSERT_TRUE(trainer.AwaitTrajectories(2));
+  ASSERT_TRUE(trainer.Start(3, /*n=*/3, /*max_steps=*/3, /*seed=*/7));
+  EXPECT_TRUE(trainer.AwaitEpisodes()) << "the ended episodes gave their units back";
+  EXPECT_EQ(trainer.episodes().size(), 5u);
+}
+
 }  // namespace
 }  // namespace rock::test
