@@ -237,7 +237,8 @@ StatusOr<Config> LoadConfig(std::string_view overlay, std::string_view source) {
     json user;
     try {
       user = json::parse(overlay);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+      // Not only parse_error: a number too large for a double is out_of_range.
       return InvalidArgument(std::string(source) + ": invalid JSON: " + e.what());
     }
     if (!user.is_object()) return InvalidArgument(std::string(source) + ": the top level must be a JSON object");

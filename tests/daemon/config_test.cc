@@ -71,6 +71,16 @@ TEST(Config, MalformedJsonIsRefusedWithTheSourceName) {
   }
 }
 
+// Found by config_fuzzer: nlohmann reports such a number by out_of_range, not parse_error, and
+// rockd died of the uncaught exception.
+TEST(Config, NumberTooLargeForADoubleIsRefusedNotThrown) {
+  auto config = LoadConfig(R"({"http":{"threads":6e5534}})", "huge.json");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(config.status().message().find("huge.json: invalid JSON"), std::string::npos) << config.status().message();
+  EXPECT_NE(config.status().message().find("number overflow"), std::string::npos) << config.status().message();
+}
+
 TEST(Config, PrintedConfigLoadsBackToTheSameValuesAndHidesTheToken) {
   auto config = LoadConfig(R"({"http":{"threads":3,"listen":"[::1]:9000"},"auth":{"token":"s3cret"}})", "x");
   ASSERT_TRUE(config.ok());
