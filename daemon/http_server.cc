@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/auth.h"
+#include "daemon/browser_origin.h"
 #include "daemon/client_quota.h"
 #include "daemon/metrics.h"
 #include "daemon/router.h"
@@ -89,6 +90,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
         router_(router),
         metrics_(metrics),
         connection_quota_(std::make_shared<ClientQuota>("open connections", options_.max_connections_per_client)),
+        browser_origin_{.loopback_hosts_only = options_.auth_token.empty() && !options_.allow_remote_without_token},
         acceptor_(asio::make_strand(io)),
         accept_retry_(acceptor_.get_executor()) {}
 
@@ -122,6 +124,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
   Metrics& metrics_;
   std::unordered_map<std::string, WsEndpoint> ws_endpoints_;
   const std::shared_ptr<ClientQuota> connection_quota_;
+  const BrowserOriginPolicy browser_origin_;
 
  private:
   void OnAccept(beast::error_code ec, tcp::socket socket);
@@ -381,6 +384,10 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       route_ = "unauthorized";
       return Write(Unauthorized());
     }
+    if (Status s = CheckBrowserOrigin(request, server_->browser_origin_); !s.ok()) {
+      route_ = "rejected";
+      return Write(ErrorResponse(403, "forbidden_origin", s.message()));
+    }
     responded_ = false;
     auto respond = [self = shared_from_this()](HttpResponse response) {
       if (self->responded_.exchange(true)) return;
@@ -412,6 +419,9 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
       return Reject(404, "not_found", "no WebSocket endpoint at " + request.path);
     }
     if (!Authorized(request, options().auth_token)) return Write(Unauthorized());
+    if (Status s = CheckBrowserOrigin(request, server_->browser_origin_); !s.ok()) {
+      return Write(ErrorResponse(403, "forbidden_origin", s.message()));
+    }
     if (server_->draining()) return Reject(503, "unavailable", "rockd is shutting down");
     server_->metrics_.ObserveHttp(route_, method_, 101, 0);
     auto session = std::make_shared<WsSession>(server_, stream_.release_socket(), request.path, std::move(slot_));

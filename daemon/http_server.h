@@ -40,7 +40,8 @@ struct HttpServerOptions {
   std::size_t ws_queue_messages = 1024;
   // When non-empty, the paths of daemon/auth.h need it.
   std::string auth_token;
-  // Without a token, Listen refuses an address that is not loopback unless this is set.
+  // Without a token, Listen refuses an address that is not loopback unless this is set; and
+  // requests must name a loopback Host (daemon/browser_origin.h) unless this is set.
   bool allow_remote_without_token = false;
   // Connections (HTTP and WebSocket) one client IP may hold open; past it a request gets 429.
   uint32_t max_connections_per_client = 4096;

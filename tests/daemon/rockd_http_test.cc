@@ -133,7 +133,7 @@ TEST_F(RockdHttp, ExpectContinueIsRefusedEarlyForOversizedBodies) {
 
   RawConnection connection(port());
   const std::string body = R"({"level":"info"})";
-  ASSERT_TRUE(connection.Send("PUT /api/v1/log-level HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
+  ASSERT_TRUE(connection.Send("PUT /api/v1/log-level HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: " +
                               std::to_string(body.size()) + "\r\n\r\n"));
   const RawReply interim = connection.Receive(seconds(5), 25);
   EXPECT_TRUE(interim.data.starts_with("HTTP/1.1 100 Continue")) << interim.data;

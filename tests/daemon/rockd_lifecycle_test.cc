@@ -128,7 +128,7 @@ TEST(RockdShutdown, SigtermFinishesInFlightRequestAndExitsZero) {
   // A request whose body is still on its way when SIGTERM lands.
   RawConnection in_flight(rockd->port());
   const std::string body = R"({"level":"info"})";
-  ASSERT_TRUE(in_flight.Send("PUT /api/v1/log-level HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+  ASSERT_TRUE(in_flight.Send("PUT /api/v1/log-level HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
                              std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 5)));
   std::this_thread::sleep_for(milliseconds(100));
   kill(rockd->pid(), SIGTERM);

@@ -89,6 +89,48 @@ TEST(RockdRouteAuth, WebSocketPathsWithoutTheUpgradeSay426) {
   EXPECT_EQ(ErrorCode(plain), "upgrade_required");
 }
 
+TEST(RockdBrowserOrigin, CrossSiteRequestsAndReboundHostNamesAreRefused) {
+  auto rockd = RockdProcess::Start({.config_json = R"({"pools":{"alfworld":{"min":0}}})"});
+  ASSERT_NE(rockd, nullptr);
+  const json level_before = Http(rockd->port(), "GET", "/api/v1/log-level").json()["level"];
+  const HttpReply cross_site =
+      Http(rockd->port(), "PUT", "/api/v1/log-level", R"({"level":"off"})", {{"Origin", "http://evil.example"}});
+  EXPECT_EQ(cross_site.status, 403) << cross_site.body;
+  EXPECT_EQ(ErrorCode(cross_site), "forbidden_origin");
+  EXPECT_EQ(Http(rockd->port(), "GET", "/api/v1/log-level").json()["level"], level_before) << "the refused PUT did nothing";
+  const std::string self = "http://127.0.0.1:" + std::to_string(rockd->port());
+  const Headers same_origin = {{"Host", "127.0.0.1:" + std::to_string(rockd->port())}, {"Origin", self}};
+  EXPECT_EQ(Http(rockd->port(), "GET", "/api/v1/info", "", same_origin).status, 200) << "the dashboard's own requests";
+
+  const HttpReply rebound = Http(rockd->port(), "GET", "/api/v1/info", "", {{"Host", "evil.example:8080"}});
+  EXPECT_EQ(rebound.status, 403) << rebound.body;
+  EXPECT_NE(rebound.body.find("DNS rebinding"), std::string::npos) << rebound.body;
+  const HttpReply rebound_with_origin = Http(rockd->port(), "GET", "/metrics", "",
+                                             {{"Host", "evil.example"}, {"Origin", "http://evil.example"}});
+  EXPECT_EQ(rebound_with_origin.status, 403) << "a matching Origin does not make a foreign Host loopback";
+  for (const char* host : {"localhost", "LOCALHOST:1", "app.localhost", "127.0.0.1", "127.8.9.10:80", "[::1]:8080"}) {
+    EXPECT_EQ(Http(rockd->port(), "GET", "/api/v1/info", "", {{"Host", host}}).status, 200) << host;
+  }
+  for (const char* host : {"127.0.0.1.evil.example", "localhost.evil.example", "127.1", "[::2]"}) {
+    EXPECT_EQ(Http(rockd->port(), "GET", "/api/v1/info", "", {{"Host", host}}).status, 403) << host;
+  }
+  EXPECT_EQ(Http(rockd->port(), "GET", "/healthz", "", {{"Host", "evil.example"}}).status, 200) << "probes stay open";
+  WsClient from_a_page(rockd->port(), "/ws/events", {{"Origin", "http://evil.example"}});
+  EXPECT_FALSE(from_a_page.connected());
+  EXPECT_NE(from_a_page.error().find("403"), std::string::npos) << from_a_page.error();
+}
+
+TEST(RockdBrowserOrigin, WithATokenAnyHostNameIsServedButCrossSiteStillIsNot) {
+  auto rockd = RockdProcess::Start({.config_json = R"({"pools":{"alfworld":{"min":0}}})",
+                                    .env = {{"ROCKD_TOKEN", kToken}}});
+  ASSERT_NE(rockd, nullptr);
+  Headers named = kBearer;
+  named.emplace_back("Host", "rockd.example:8080");
+  EXPECT_EQ(Http(rockd->port(), "GET", "/api/v1/info", "", named).status, 200);
+  named.emplace_back("Origin", "http://evil.example");
+  EXPECT_EQ(Http(rockd->port(), "GET", "/api/v1/info", "", named).status, 403);
+}
+
 // rockd started by hand, for listen addresses RockdProcess does not use.
 struct Listening {
   std::unique_ptr<TempDir> dir = std::make_unique<TempDir>();
