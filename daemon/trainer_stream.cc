@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "balancer/balancer.h"
+#include "common/random_id.h"
 #include "common/wall_clock.h"
 #include "daemon/episode_routes.h"
 #include "daemon/event_bus.h"
@@ -289,6 +290,10 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     uint64_t max_sent_seq = 0;   // highest seq ever sent: one at or below it is a redelivery
     uint64_t pending = 0;        // committed, unacknowledged
     uint64_t policy_version = 0;
+    // The client's session (hello.session) and the highest start req it sent in it: a client
+    // resends, after a reconnect, exactly the starts above it (welcome.last_req).
+    std::string session;
+    uint64_t last_req = 0;
     std::deque<Ready> ready;
     bool backlog = false;  // unsent trajectories wait in SQLite beyond `ready`
     std::deque<uint64_t> in_flight;  // sent on this connection, unacknowledged
@@ -384,9 +389,21 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
       checked = Status(Code::kResourceExhausted,
                        "rockd serves at most " + std::to_string(options_.max_trainers) + " trainer names (stream.max_trainers)");
     }
+    std::string session;
+    if (const auto it = hello.find("session"); checked.ok() && it != hello.end()) {
+      if (it->is_string() && !it->get<std::string>().empty() && it->get<std::string>().size() <= 128) {
+        session = it->get<std::string>();
+      } else {
+        checked = InvalidArgument("'session' must be a string of 1 to 128 characters");
+      }
+    }
     if (!checked.ok()) return SendTo(c, ErrorFrame(checked));
 
     Trainer& t = TrainerNamed(name);
+    if (session.empty() || session != t.session) {
+      t.session = session;
+      t.last_req = 0;
+    }
     if (t.connection != 0 && t.connection != connection_id) {
       // One stream per trainer name: the newer connection wins (the old one may be half dead).
       Connection& old = connections_.at(t.connection);
@@ -442,7 +459,9 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
                {"trainer", name},
                {"head_seq", head_seq},
                {"acked_seq", t.acked_seq},
-               {"pending", t.pending}});
+               {"pending", t.pending},
+               {"boot_id", boot_id_},
+               {"last_req", t.last_req}});
     // Episodes waiting for an act: the trainer may have missed their last obs while away.
     for (const auto& [id, expiring] : t.episodes) {
       const Episode& e = episodes_.at(id);
@@ -608,6 +627,9 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
 
   void StartGroup(Trainer& t, const json& start) {
     const json req = start.value("req", json(nullptr));
+    // Received, so answered from here on (an error or the episodes' obs), on whatever
+    // connection the trainer has by then.
+    if (req.is_number_unsigned()) t.last_req = std::max(t.last_req, req.get<uint64_t>());
     json request = json::object();
     for (const char* key : {"env", "task", "seed", "max_steps"}) {
       if (start.contains(key)) request[key] = start[key];
@@ -838,6 +860,9 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
   Store& store_;
   EventBus& bus_;
   const TrainerHubOptions options_;
+  // This rockd process, in every welcome: a client that sees it change knows that the episodes
+  // it had in flight died with the previous process.
+  const std::string boot_id_ = NewRandomId("boot");
   prometheus::Gauge& connected_;
   prometheus::Family<prometheus::Gauge>& pending_;
   prometheus::Family<prometheus::Counter>& sent_;

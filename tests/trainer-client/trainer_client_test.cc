@@ -475,6 +475,100 @@ TEST(TrainerClientRecovery, AKilledRockdRestartedOnTheSameDataDirDeliversUnacked
   PrintLogOnFailure(rockd.get());
 }
 
+// Starts written while connections are cut every few milliseconds: rockd answers each exactly
+// once, whether it got it the first time or the client sent it again after a welcome whose
+// last_req showed it missing.
+TEST_F(TrainerClientTest, StartsSentWhileConnectionsAreCutAreEachAnsweredOnce) {
+  constexpr int kStarts = 300;
+  TcpProxy proxy(rockd_->port());
+  auto client = Connect(Options(proxy.port(), "starter"));
+  ASSERT_NE(client, nullptr);
+  Player player(*client);
+  std::atomic<bool> stop{false};
+  std::thread cutter([&] {
+    while (!stop) {
+      std::this_thread::sleep_for(milliseconds(3));
+      proxy.DropAll();
+    }
+  });
+  std::set<uint64_t> reqs;
+  for (int i = 0; i < kStarts; ++i) {
+    reqs.insert(client->Start(Sleepy(/*n=*/1, /*steps=*/1)));
+    if (i % 10 == 9) player.Drain(milliseconds(2));
+  }
+  const bool answered = player.RunUntil([&] { return player.episodes().size() >= kStarts; });
+  stop = true;
+  cutter.join();
+  ASSERT_TRUE(answered) << player.episodes().size() << " of " << kStarts << " starts answered; errors "
+                        << json(player.errors()).dump().substr(0, 1000);
+  ASSERT_TRUE(player.RunUntil([&] { return player.AllFinished(kStarts) && player.trajectories().size() == kStarts; }));
+  player.Drain(kQuiet);
+  std::map<uint64_t, int> answers;
+  for (const auto& [id, e] : player.episodes()) ++answers[e.obs.front().value("req", uint64_t{0})];
+  EXPECT_EQ(answers.size(), reqs.size());
+  for (const auto& [req, n] : answers) {
+    EXPECT_TRUE(reqs.contains(req)) << "req " << req;
+    EXPECT_EQ(n, 1) << "req " << req << " answered " << n << " times";
+  }
+  ExpectEachEpisodeOnce(player, kStarts);
+  EXPECT_TRUE(player.errors().empty()) << json(player.errors()).dump().substr(0, 2000);
+  std::printf("%d starts: %d connections cut, %d starts resent\n", kStarts, proxy.dropped(), client->starts_resent());
+}
+
+// kill -9 of rockd while two episodes wait for their act: a welcome from the new process (a new
+// boot_id) makes the client report both as "episode_lost", and a start made while no rockd was
+// there goes to the new one and is answered.
+TEST(TrainerClientRecovery, EpisodesOfAKilledRockdAreReportedLostAndLaterStartsGoToTheNextOne) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  auto rockd = StartReady({.config_json = kConfig, .data_dir = data}, kReadyTimeout);
+  ASSERT_NE(rockd, nullptr);
+  TcpProxy proxy(rockd->port());
+  auto client = Connect(Options(proxy.port(), "bereaved"));
+  ASSERT_NE(client, nullptr);
+  std::vector<json> welcomes, errors;
+  std::map<std::string, json> first_obs;
+  const auto handle_until = [&](const std::function<bool()>& done) {
+    const auto deadline = Clock::now() + kTimeout;
+    while (!done() && Clock::now() < deadline) {
+      const std::optional<Event> event = client->Next(milliseconds(50));
+      if (!event) continue;
+      if (event->type == Event::Type::kConnected) welcomes.push_back(event->body);
+      if (event->type == Event::Type::kError) errors.push_back(event->body);
+      if (event->type == Event::Type::kObs && event->body["step"] == 0) first_obs[event->body["episode"]] = event->body;
+    }
+    return done();
+  };
+  client->Start(Sleepy(/*n=*/2, /*steps=*/5));
+  ASSERT_TRUE(handle_until([&] { return first_obs.size() == 2; }));
+  proxy.Pause();
+  ASSERT_EQ(rockd->Stop(SIGKILL), 128 + SIGKILL);
+  const uint64_t later = client->Start(Sleepy(/*n=*/1, /*steps=*/1));
+  rockd = StartReady({.config_json = kConfig, .data_dir = data}, kReadyTimeout);
+  ASSERT_NE(rockd, nullptr);
+  proxy.SetTarget(rockd->port());
+  ASSERT_TRUE(proxy.Resume());
+  ASSERT_TRUE(handle_until([&] { return errors.size() == 2 && first_obs.size() == 3; }))
+      << json(errors).dump() << "\n" << rockd->Log();
+  ASSERT_EQ(welcomes.size(), 2u);
+  EXPECT_NE(welcomes[0]["boot_id"], welcomes[1]["boot_id"]);
+  std::set<std::string> lost;
+  for (const json& error : errors) {
+    EXPECT_EQ(error["code"], "episode_lost") << error.dump();
+    lost.insert(error.value("episode", ""));
+  }
+  for (const auto& [id, obs] : first_obs) {
+    EXPECT_EQ(lost.contains(id), obs["req"] != later) << id << ": " << obs.dump();
+  }
+  EXPECT_EQ(client->episodes_lost(), 2);
+  // The lost ones were failed by the restart; they never come back as anything.
+  for (const std::string& id : lost) {
+    EXPECT_EQ(Http(rockd->port(), "GET", "/api/v1/episodes/" + id).json()["state"], "failed") << id;
+  }
+  PrintLogOnFailure(rockd.get());
+}
+
 // Nothing listens at first: the client keeps trying, backing off, without a welcome or a crash,
 // and connects once rockd is there.
 TEST(TrainerClientRetry, RetriesWithBackoffUntilRockdAppears) {

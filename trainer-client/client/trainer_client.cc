@@ -9,7 +9,14 @@
 //   minus what the application holds; every duplicate and every ack gives its credit back.
 // - Acts: an act rockd may not have received (written on an earlier connection) is sent again
 //   exactly when rockd, after welcome, resends the obs that asked for it.
+// - Starts: hello names this client's session; the welcome says the highest start req rockd
+//   received in it (`last_req`), and every unanswered start above it is sent again. A rockd
+//   that is a new process (another `boot_id`) knows no session: every unanswered start goes
+//   again, and the episodes that were running on the old one are reported lost once its
+//   backlog of trajectories has arrived (an episode that ended there comes as a trajectory).
 #include "trainer-client/client/trainer_client.h"
+
+#include "common/random_id.h"
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +24,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <random>
 #include <string_view>
@@ -57,6 +65,7 @@ struct Frame {
   bool control = false;  // hello, ack, credit: rebuilt from state for every connection, never requeued
   std::string episode;   // an act's episode
   uint64_t act_step = 0;
+  uint64_t start_req = 0;  // a start's req
 };
 
 struct PendingAct {
@@ -254,7 +263,8 @@ struct TrainerClient::Impl {
                   {"trainer", options.trainer},
                   {"encoding", options.encoding == Encoding::kMsgpack ? "msgpack" : "json"},
                   {"credits", std::max(0, credits)},
-                  {"resume", {{"after_seq", app_acked}}}};
+                  {"resume", {{"after_seq", app_acked}}},
+                  {"session", session}};
     c->wire.push_back(Encode(hello, /*control=*/true));
     PumpWrites(c);
     Read(c);
@@ -300,8 +310,8 @@ struct TrainerClient::Impl {
     beast::get_lowest_layer(c->ws).socket().close(ignored);
     current.reset();
     // Unwritten application messages go first in line again, in order. The frame being written
-    // may or may not have reached rockd: an act among them is covered by the resend rule; a
-    // start, cancel or report is not repeated (at most once).
+    // may or may not have reached rockd: an act or a start among them is covered by its resend
+    // rule; a cancel or report is not repeated (at most once).
     std::deque<Frame> unwritten;
     for (std::size_t i = c->writing ? 1 : 0; i < c->wire.size(); ++i) {
       if (!c->wire[i].control) unwritten.push_back(std::move(c->wire[i]));
@@ -392,12 +402,58 @@ struct TrainerClient::Impl {
     }
     connected = true;
     if (welcomes++ > 0) ++reconnect_count;
+    const std::optional<uint64_t> last_req = UnsignedField(welcome, "last_req");
+    const std::optional<std::string> boot = StringField(welcome, "boot_id");
+    if (boot && !boot_id.empty() && *boot != boot_id) {
+      // Whatever ran on the old process and has no trajectory in its backlog is gone.
+      suspects.clear();
+      for (const auto& [episode, state] : episodes) suspects.insert(episode);
+      suspects.insert(awaiting_trajectory.begin(), awaiting_trajectory.end());
+      suspects_clear_at = *head;
+    }
+    if (boot) boot_id = *boot;
     Push(Event::Type::kConnected, std::move(welcome));
+    if (last_req) ResendStarts(c, *last_req);
     while (!waiting.empty()) {
       QueueOn(c, std::move(waiting.front()));
       waiting.pop_front();
     }
+    ReportLost(c);
     Flush(c);
+  }
+
+  // Starts rockd has not received, oldest first, ahead of the messages that waited for this
+  // connection (which hold the starts that were never written). One it received stays
+  // unanswered until its obs or error comes: should that rockd die first, the next one,
+  // knowing no session, gets it again.
+  void ResendStarts(Connection& c, uint64_t last_req) {
+    std::unordered_set<uint64_t> waiting_reqs;
+    for (const Frame& frame : waiting) {
+      if (frame.start_req != 0) waiting_reqs.insert(frame.start_req);
+    }
+    for (auto it = unanswered_starts.upper_bound(last_req); it != unanswered_starts.end(); ++it) {
+      const auto& [req, frame] = *it;
+      if (waiting_reqs.contains(req)) continue;
+      ++starts_resent;
+      QueueOn(c, frame);
+    }
+  }
+
+  // Once the new process has delivered its backlog, a suspect not accounted for is lost.
+  void ReportLost(const Connection& c) {
+    if (suspects.empty() || c.delivered_seq < suspects_clear_at) return;
+    for (const std::string& episode : suspects) {
+      if (!episodes.contains(episode) && !awaiting_trajectory.contains(episode)) continue;
+      awaiting_trajectory.erase(episode);
+      Forget(episode);
+      ++episodes_lost;
+      Push(Event::Type::kError,
+           {{"type", "error"},
+            {"code", "episode_lost"},
+            {"episode", episode},
+            {"message", "rockd restarted while the episode ran; it ended there without a trajectory"}});
+    }
+    suspects.clear();
   }
 
   void OnObs(Connection& c, json obs) {
@@ -417,7 +473,11 @@ struct TrainerClient::Impl {
     }
     if (e.act && e.act->step <= *step) e.act.reset();
     e.last_step = *step;
-    if (TrueField(obs, "terminated") || TrueField(obs, "truncated")) Forget(*episode);
+    if (const std::optional<uint64_t> req = UnsignedField(obs, "req"); req && *step == 0) unanswered_starts.erase(*req);
+    if (TrueField(obs, "terminated") || TrueField(obs, "truncated")) {
+      Forget(*episode);
+      awaiting_trajectory.insert(*episode);
+    }
     Push(Event::Type::kObs, std::move(obs));
   }
 
@@ -442,8 +502,10 @@ struct TrainerClient::Impl {
     if (const std::optional<std::string> episode = StringField(trajectory, "episode")) {
       HandOverMissedObs(*episode, trajectory);
       Forget(*episode);
+      awaiting_trajectory.erase(*episode);
     }
     Push(Event::Type::kTrajectory, std::move(trajectory));
+    ReportLost(c);
   }
 
   // The last obs of an episode can be lost with a connection after rockd ended the episode,
@@ -475,11 +537,13 @@ struct TrainerClient::Impl {
     if (!c.welcomed) {
       // hello itself was refused (a bad name, too many trainers): try again after a backoff.
       c.failure = "rockd refused hello: " + error.dump(-1, ' ', false, json::error_handler_t::replace);
+    } else if (const std::optional<uint64_t> req = UnsignedField(error, "req")) {
+      unanswered_starts.erase(*req);
     } else if (const std::optional<std::string> episode = StringField(error, "episode")) {
       // A refused act is not answered; it is not sent again either. An episode rockd does not
       // know (it was running when rockd was killed) will never say more.
       if (StringField(error, "code") == "not_found") {
-        Forget(*episode);
+        if (!suspects.contains(*episode)) Forget(*episode);  // else ReportLost says it once
       } else if (const auto it = episodes.find(*episode); it != episodes.end()) {
         it->second.act.reset();
       }
@@ -510,6 +574,7 @@ struct TrainerClient::Impl {
 
   // An application message: on the wire when welcomed, else first in line for the next welcome.
   void Send(Frame frame) {
+    if (frame.start_req != 0) unanswered_starts.emplace(frame.start_req, frame);
     if (current != nullptr && current->welcomed) return QueueOn(*current, std::move(frame));
     waiting.push_back(std::move(frame));
   }
@@ -591,6 +656,12 @@ struct TrainerClient::Impl {
   std::unordered_set<std::string> ended;
   std::deque<std::string> ended_order;
   int welcomes = 0;
+  const std::string session = NewRandomId("session");
+  std::string boot_id;                            // of the rockd process of the last welcome
+  std::map<uint64_t, Frame> unanswered_starts;    // by req: no obs or error for it yet
+  std::unordered_set<std::string> awaiting_trajectory;  // ended by an obs, no trajectory yet
+  std::unordered_set<std::string> suspects;  // in flight when rockd restarted
+  uint64_t suspects_clear_at = 0;     // the new process's head_seq: its backlog ends there
 
   // Read from any thread.
   std::atomic<bool> connected{false};
@@ -599,6 +670,8 @@ struct TrainerClient::Impl {
   std::atomic<int> attempts{0};
   std::atomic<int> acts_resent{0};
   std::atomic<int> obs_rebuilt{0};
+  std::atomic<int> starts_resent{0};
+  std::atomic<int> episodes_lost{0};
   std::atomic<uint64_t> next_req{0};
 
   std::mutex mu;
@@ -641,7 +714,9 @@ uint64_t TrainerClient::Start(const StartRequest& request) {
   if (request.seed) start["seed"] = *request.seed;
   if (request.max_steps) start["max_steps"] = *request.max_steps;
   if (!request.group.empty()) start["group"] = request.group;
-  impl_->Post([impl = impl_.get(), frame = impl_->Encode(start)]() mutable { impl->Send(std::move(frame)); });
+  Frame frame = impl_->Encode(start);
+  frame.start_req = req;
+  impl_->Post([impl = impl_.get(), frame = std::move(frame)]() mutable { impl->Send(std::move(frame)); });
   return req;
 }
 
@@ -685,6 +760,8 @@ int TrainerClient::reconnects() const { return impl_->reconnect_count; }
 int TrainerClient::connect_attempts() const { return impl_->attempts; }
 int TrainerClient::acts_resent() const { return impl_->acts_resent; }
 int TrainerClient::obs_rebuilt() const { return impl_->obs_rebuilt; }
+int TrainerClient::starts_resent() const { return impl_->starts_resent; }
+int TrainerClient::episodes_lost() const { return impl_->episodes_lost; }
 
 void TrainerClient::Close() {
   std::call_once(impl_->close_once, [this] {

@@ -63,7 +63,8 @@ struct Event {
     kDisconnected,  // the connection dropped; body {"message": why}; the client reconnects
     kObs,           // body is the obs frame (step 0 carries the start's req)
     kTrajectory,    // body is the trajectory frame
-    kError,         // body is the error frame (code, message, req/episode when about one)
+    kError,         // body is the error frame (code, message, req/episode when about one), or
+                    // code "episode_lost" for an episode a killed rockd took along (see above)
   };
   Type type;
   nlohmann::json body;
@@ -102,6 +103,8 @@ class TrainerClient {
   int connect_attempts() const;    // connections tried, failed ones included
   int acts_resent() const;         // acts sent again because rockd never received them
   int obs_rebuilt() const;         // obs handed over from a trajectory (see above)
+  int starts_resent() const;       // starts sent again because rockd never received them
+  int episodes_lost() const;       // "episode_lost" errors: episodes a killed rockd took along
   // A WebSocket close (cut after 1 s), then joins the I/O thread; events not yet taken are
   // dropped and Next returns nullopt from then on. Idempotent; the destructor calls it.
   void Close();

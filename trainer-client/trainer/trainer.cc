@@ -65,9 +65,7 @@ struct Group {
   std::string type;      // ALFWorld task type, else the env kind
   int expected = 0;      // episodes started: n + redundancy
   int accounted = 0;     // of them, trajectories received
-  int seen = 0;          // of them, step-0 obs received
   uint64_t req = 0;
-  Clock::time_point started;
   std::vector<Member> members;
 
   // The policy version of the group's oldest action: the learner trains the oldest groups first.
@@ -80,11 +78,6 @@ struct Group {
   }
 };
 
-// A start sent before a connection dropped, whose episodes have not shown up this long after
-// the drop, is taken as lost with it (rockd cannot say whether it arrived, and sending it twice
-// could double a group). Without a drop a start is never lost: its episodes may just wait for
-// a free slot.
-constexpr auto kStartTimeout = std::chrono::seconds(20);
 
 struct Episode {
   uint64_t group = 0;
@@ -102,7 +95,6 @@ struct Stream {
   std::set<uint64_t> skip;                // consumed by an earlier run above its ack point
   uint64_t highest_seq = 0;
   uint64_t acked = 0;
-  Clock::time_point last_drop;            // the last kDisconnected
 };
 
 // An obs that waits for the policy.
@@ -173,8 +165,6 @@ struct Trainer::State {
   Status LoadCheckpoint();
   Status SaveCheckpoint();
   void StartGroups();
-  // Under mu: forgets groups whose start was lost, so the gate lets their episodes start again.
-  void ForgetLostStarts();
   // Under mu: a group member that will never report.
   void MemberLost(uint64_t group_id);
   void HandleEvent(size_t client, Event event, std::vector<Decision>* decisions);
@@ -336,27 +326,10 @@ void Trainer::State::StartGroups() {
     group.client = client;
     group.type = type;
     group.expected = o.group_size + o.redundancy;
-    group.started = Clock::now();
     group.req = streams[client].client->Start(request);
     streams[client].req_to_group[group.req] = group.id;
     groups.emplace(group.id, std::move(group));
     episodes_started += o.group_size;
-  }
-}
-
-void Trainer::State::ForgetLostStarts() {
-  const auto now = Clock::now();
-  for (auto it = groups.begin(); it != groups.end();) {
-    const Clock::time_point drop = streams[it->second.client].last_drop;
-    if (it->second.seen > 0 || it->second.started > drop || now - drop < kStartTimeout) {
-      ++it;
-      continue;
-    }
-    if (!options.quiet) std::fprintf(stderr, "rock-trainer: group %llu never started; starting another\n",
-                                     static_cast<unsigned long long>(it->first));
-    streams[it->second.client].req_to_group.erase(it->second.req);
-    episodes_started -= options.group_size;
-    it = groups.erase(it);
   }
 }
 
@@ -409,20 +382,24 @@ void Trainer::State::HandleEvent(size_t client, Event event, std::vector<Decisio
       break;
     case Event::Type::kError: {
       if (!options.quiet) std::fprintf(stderr, "rock-trainer: rockd error: %s\n", event.body.dump().c_str());
-      // A member of a start that failed to start sends one error with the start's req.
+      // A member of a start that failed to start sends one error with the start's req; an
+      // episode a killed rockd took along, one "episode_lost" with its id.
       const json req = event.body.value("req", json());
+      std::lock_guard lock(mu);
       if (req.is_number_integer()) {
-        std::lock_guard lock(mu);
         const auto group = streams[client].req_to_group.find(req.get<uint64_t>());
         if (group != streams[client].req_to_group.end()) MemberLost(group->second);
+      } else if (event.body.value("code", "") == "episode_lost") {
+        const auto episode = episodes.find(event.body.value("episode", ""));
+        if (episode != episodes.end()) {
+          const uint64_t group = episode->second.group;
+          episodes.erase(episode);
+          MemberLost(group);
+        }
       }
       break;
     }
-    case Event::Type::kDisconnected: {
-      std::lock_guard lock(mu);
-      streams[client].last_drop = Clock::now();
-    }
-      [[fallthrough]];
+    case Event::Type::kDisconnected:
     case Event::Type::kConnected:
       if (!options.quiet) {
         std::fprintf(stderr, "rock-trainer: endpoint %zu %s %s\n", client,
@@ -447,7 +424,6 @@ void Trainer::State::HandleObs(size_t client, const json& obs, std::vector<Decis
       streams[client].client->Cancel(id);  // started by an earlier run of this trainer
       return;
     }
-    if (auto g = groups.find(group->second); g != groups.end()) g->second.seen++;
     Episode episode;
     episode.group = group->second;
     episode.transcript.task = info.value("task", "");
@@ -636,7 +612,6 @@ void Trainer::State::ActorLoop(const std::atomic<bool>& stop) {
     RefreshActor();
     {
       std::lock_guard lock(mu);
-      ForgetLostStarts();
       StartGroups();
     }
     std::vector<Decision> decisions;
