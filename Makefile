@@ -67,6 +67,7 @@ bench: build
 	OMP_WAIT_POLICY=passive build/bin/policy_bench
 	bench/trainer_async.sh
 	bench/trainer_learning.sh
+	bench/chaos_soak.sh
 
 install: build
 	cmake --install build

@@ -93,14 +93,14 @@ std::unique_ptr<RockdProcess> RockdProcess::Start(RockdOptions options) {
   const std::string port_file = dir + "/port";
 
   std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--port-file", port_file, "--data-dir",
-                                   rockd->data_dir_, "--log-level", "debug"};
+                                   rockd->data_dir_, "--log-level", options.log_level};
   if (!options.config_json.empty()) {
     const std::string config_path = dir + "/rockd.json";
     std::ofstream(config_path) << options.config_json;
     args.insert(args.end(), {"--config", config_path});
   }
   args.insert(args.end(), options.args.begin(), options.args.end());
-  rockd->process_ = ChildProcess::Start(ROCKD_BINARY, args, options.env);
+  rockd->process_ = ChildProcess::Start(options.binary.empty() ? ROCKD_BINARY : options.binary, args, options.env);
 
   const bool up = Eventually(
       [&] {

@@ -20,6 +20,8 @@ struct RockdOptions {
   std::vector<std::string> args;    // extra flags
   EnvList env;                      // added to the environment
   std::string data_dir;             // empty: a fresh temporary directory
+  std::string log_level = "debug";  // long runs (the soak) log less
+  std::string binary;               // empty: the rockd of this build
 };
 
 // A fresh directory under $TMPDIR, removed by the destructor.
