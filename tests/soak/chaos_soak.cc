@@ -233,9 +233,12 @@ TEST(ChaosSoak, EveryStartEpisodeTrajectoryAndSandboxIsAccountedForAndNothingLea
   if (o.rockd_kill_every_s < o.seconds * 6 / 10) {
     EXPECT_GT(injected["rockd_sigkill"], 0u);
   }
-  // Back near its baseline: within half again and 32 MiB (allocator slack) once drained.
+  // Back near its baseline: within half again and 32 MiB (allocator slack) once drained. Not
+  // under ASan, whose quarantine keeps up to 256 MiB of freed memory resident by design.
   EXPECT_GT(baseline_kb, 0);
+#ifndef ROCK_SANITIZE_BUILD
   EXPECT_LE(end_kb, baseline_kb * 3 / 2 + 32 * 1024) << "baseline " << baseline_kb << " KiB";
+#endif
 }
 
 }  // namespace

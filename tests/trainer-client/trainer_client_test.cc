@@ -432,47 +432,63 @@ TEST_F(TrainerClientTest, EveryEpisodeEndsOnceWhileConnectionsAreCutEvery50Ms) {
               client->acts_resent(), client->obs_rebuilt());
 }
 
+// A rockd on a data dir of its own behind a proxy, for tests that kill it with SIGKILL and start
+// a new one on the same data dir behind the same address.
+class TrainerClientRecovery : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
+    rockd_ = StartReady({.config_json = kConfig, .data_dir = data_}, kReadyTimeout);
+    ASSERT_NE(rockd_, nullptr);
+    proxy_ = std::make_unique<TcpProxy>(rockd_->port());
+  }
+  void TearDown() override { PrintLogOnFailure(rockd_.get()); }
+
+  // With the proxy paused and the old rockd killed: the new one, and the proxy leading to it.
+  bool Restart() {
+    rockd_ = StartReady({.config_json = kConfig, .data_dir = data_}, kReadyTimeout);
+    if (rockd_ == nullptr) return false;
+    proxy_->SetTarget(rockd_->port());
+    return proxy_->Resume();
+  }
+
+  TempDir dir_;
+  const std::string data_ = dir_.path() + "/data";
+  std::unique_ptr<RockdProcess> rockd_;
+  std::unique_ptr<TcpProxy> proxy_;
+};
+
 // kill -9 of rockd and a new rockd on the same data dir, behind the same address (the proxy):
 // the client reconnects by itself and every unacked trajectory arrives exactly once.
-TEST(TrainerClientRecovery, AKilledRockdRestartedOnTheSameDataDirDeliversUnackedTrajectoriesOnce) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
-  TempDir dir;
-  const std::string data = dir.path() + "/data";
-  auto rockd = StartReady({.config_json = kConfig, .data_dir = data}, kReadyTimeout);
-  ASSERT_NE(rockd, nullptr);
-  TcpProxy proxy(rockd->port());
-  auto client = Connect(Options(proxy.port(), "survivor", /*credits=*/3));
+TEST_F(TrainerClientRecovery, AKilledRockdRestartedOnTheSameDataDirDeliversUnackedTrajectoriesOnce) {
+  auto client = Connect(Options(proxy_->port(), "survivor", /*credits=*/3));
   ASSERT_NE(client, nullptr);
   Player player(*client);
   player.auto_ack = false;
   client->Start(Sleepy(/*n=*/8, /*steps=*/2));
   ASSERT_TRUE(player.RunUntil([&] { return player.AllFinished(8); }));
-  ASSERT_TRUE(Eventually([&] { return Committed(rockd->port(), "survivor") == 8; }, kTimeout));
+  ASSERT_TRUE(Eventually([&] { return Committed(rockd_->port(), "survivor") == 8; }, kTimeout));
   ASSERT_TRUE(player.RunUntil([&] { return player.trajectories().size() == 3; }));
   client->Ack(player.trajectories()[0]["seq"].get<uint64_t>());
   ASSERT_TRUE(player.RunUntil([&] { return player.trajectories().size() == 4; }));
   // Three handed over and unacked, four waiting in rockd's SQLite.
-  proxy.Pause();
-  ASSERT_EQ(rockd->Stop(SIGKILL), 128 + SIGKILL);
+  proxy_->Pause();
+  ASSERT_EQ(rockd_->Stop(SIGKILL), 128 + SIGKILL);
   ASSERT_TRUE(player.RunUntil([&] { return player.disconnects() == 1; }));
-  rockd = StartReady({.config_json = kConfig, .data_dir = data}, kReadyTimeout);
-  ASSERT_NE(rockd, nullptr);
-  proxy.SetTarget(rockd->port());
-  ASSERT_TRUE(proxy.Resume());
+  ASSERT_TRUE(Restart());
   ASSERT_TRUE(player.RunUntil([&] { return player.welcomes().size() == 2; }));
   EXPECT_EQ(player.welcomes()[1]["pending"], 7) << player.welcomes()[1].dump();
   while (player.trajectories().size() < 8) {
     const std::size_t before = player.trajectories().size();
     client->Ack(player.trajectories().back()["seq"].get<uint64_t>());
     ASSERT_TRUE(player.RunUntil([&] { return player.trajectories().size() > before; }))
-        << before << " of 8 trajectories\n" << rockd->Log();
+        << before << " of 8 trajectories";
   }
   client->Ack(player.trajectories().back()["seq"].get<uint64_t>());
   player.Drain(kQuiet);
   ExpectEachEpisodeOnce(player, 8);
   EXPECT_EQ(client->reconnects(), 1);
   EXPECT_TRUE(player.errors().empty()) << json(player.errors()).dump();
-  PrintLogOnFailure(rockd.get());
 }
 
 // Starts written while connections are cut every few milliseconds: rockd answers each exactly
@@ -518,14 +534,8 @@ TEST_F(TrainerClientTest, StartsSentWhileConnectionsAreCutAreEachAnsweredOnce) {
 // kill -9 of rockd while two episodes wait for their act: a welcome from the new process (a new
 // boot_id) makes the client report both as "episode_lost", and a start made while no rockd was
 // there goes to the new one and is answered.
-TEST(TrainerClientRecovery, EpisodesOfAKilledRockdAreReportedLostAndLaterStartsGoToTheNextOne) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
-  TempDir dir;
-  const std::string data = dir.path() + "/data";
-  auto rockd = StartReady({.config_json = kConfig, .data_dir = data}, kReadyTimeout);
-  ASSERT_NE(rockd, nullptr);
-  TcpProxy proxy(rockd->port());
-  auto client = Connect(Options(proxy.port(), "bereaved"));
+TEST_F(TrainerClientRecovery, EpisodesOfAKilledRockdAreReportedLostAndLaterStartsGoToTheNextOne) {
+  auto client = Connect(Options(proxy_->port(), "bereaved"));
   ASSERT_NE(client, nullptr);
   std::vector<json> welcomes, errors;
   std::map<std::string, json> first_obs;
@@ -542,15 +552,11 @@ TEST(TrainerClientRecovery, EpisodesOfAKilledRockdAreReportedLostAndLaterStartsG
   };
   client->Start(Sleepy(/*n=*/2, /*steps=*/5));
   ASSERT_TRUE(handle_until([&] { return first_obs.size() == 2; }));
-  proxy.Pause();
-  ASSERT_EQ(rockd->Stop(SIGKILL), 128 + SIGKILL);
+  proxy_->Pause();
+  ASSERT_EQ(rockd_->Stop(SIGKILL), 128 + SIGKILL);
   const uint64_t later = client->Start(Sleepy(/*n=*/1, /*steps=*/1));
-  rockd = StartReady({.config_json = kConfig, .data_dir = data}, kReadyTimeout);
-  ASSERT_NE(rockd, nullptr);
-  proxy.SetTarget(rockd->port());
-  ASSERT_TRUE(proxy.Resume());
-  ASSERT_TRUE(handle_until([&] { return errors.size() == 2 && first_obs.size() == 3; }))
-      << json(errors).dump() << "\n" << rockd->Log();
+  ASSERT_TRUE(Restart());
+  ASSERT_TRUE(handle_until([&] { return errors.size() == 2 && first_obs.size() == 3; })) << json(errors).dump();
   ASSERT_EQ(welcomes.size(), 2u);
   EXPECT_NE(welcomes[0]["boot_id"], welcomes[1]["boot_id"]);
   std::set<std::string> lost;
@@ -564,9 +570,8 @@ TEST(TrainerClientRecovery, EpisodesOfAKilledRockdAreReportedLostAndLaterStartsG
   EXPECT_EQ(client->episodes_lost(), 2);
   // The lost ones were failed by the restart; they never come back as anything.
   for (const std::string& id : lost) {
-    EXPECT_EQ(Http(rockd->port(), "GET", "/api/v1/episodes/" + id).json()["state"], "failed") << id;
+    EXPECT_EQ(Http(rockd_->port(), "GET", "/api/v1/episodes/" + id).json()["state"], "failed") << id;
   }
-  PrintLogOnFailure(rockd.get());
 }
 
 // Nothing listens at first: the client keeps trying, backing off, without a welcome or a crash,
