@@ -746,6 +746,41 @@ TEST_F(RockdTrainer, ASecondHelloWithTheSameNameTakesTheStreamOverWithItsEpisode
   EXPECT_TRUE(newer.errors().empty()) << json(newer.errors()).dump();
 }
 
+// welcome.last_req is the highest start req rockd read in the session hello names, so that a
+// client knows which starts to send again; another session (a restarted client) starts from 0.
+// boot_id names the rockd process and stays put across connections.
+TEST_F(RockdTrainer, WelcomeSaysTheLastStartReqOfTheSessionAndTheProcess) {
+  const json first_session = {{"session", "s-1"}};
+  json first_welcome;
+  {
+    Trainer trainer(port(), "numbered");
+    first_welcome = trainer.Hello(/*credits=*/4, /*after_seq=*/0, first_session);
+    ASSERT_FALSE(first_welcome.is_null()) << "no welcome: " << trainer.error();
+    EXPECT_EQ(first_welcome["last_req"], 0) << first_welcome.dump();
+    ASSERT_TRUE(first_welcome["boot_id"].is_string()) << first_welcome.dump();
+    ASSERT_TRUE(trainer.Start(7, /*n=*/1, /*max_steps=*/2, /*seed=*/70));
+    ASSERT_TRUE(trainer.Start("not-a-number", /*n=*/1, /*max_steps=*/2, /*seed=*/71));
+    ASSERT_TRUE(trainer.Start(5, /*n=*/1, /*max_steps=*/2, /*seed=*/72));
+    ASSERT_TRUE(trainer.Sync());
+  }
+  Trainer again(port(), "numbered");
+  const json welcome = again.Hello(/*credits=*/4, /*after_seq=*/0, first_session);
+  ASSERT_FALSE(welcome.is_null()) << "no welcome: " << again.error();
+  EXPECT_EQ(welcome["last_req"], 7) << "the highest numeric req, not the last: " << welcome.dump();
+  EXPECT_EQ(welcome["boot_id"], first_welcome["boot_id"]);
+  Trainer restarted(port(), "numbered");
+  const json fresh = restarted.Hello(/*credits=*/4, /*after_seq=*/0, {{"session", "s-2"}});
+  ASSERT_FALSE(fresh.is_null()) << "no welcome: " << restarted.error();
+  EXPECT_EQ(fresh["last_req"], 0) << fresh.dump();
+  Trainer sessionless(port(), "numbered");
+  EXPECT_EQ(sessionless.Hello(/*credits=*/4)["last_req"], 0);
+  Trainer bad(port(), "numbered");
+  ASSERT_TRUE(bad.Send({{"type", "hello"}, {"trainer", "numbered"}, {"session", 12}}));
+  const json refused = bad.AwaitError();
+  EXPECT_EQ(refused["code"], "invalid_argument") << refused.dump();
+  EXPECT_NE(refused.value("message", "").find("session"), std::string::npos) << refused.dump();
+}
+
 // A resume.after_seq beyond anything stored (a trainer's state file from another data dir, say)
 // acknowledges what exists and hides nothing that comes later.
 TEST_F(RockdTrainer, AResumePastTheNewestTrajectoryHidesNoLaterOne) {
