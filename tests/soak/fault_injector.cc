@@ -64,15 +64,23 @@ bool FaultInjector::SignalPoolSandbox(int signal) {
   if (reply.status != 200) return false;
   const json listed = json::parse(reply.body, nullptr, false);
   std::vector<int> pids;
-  for (const json& sandbox : listed.value("sandboxes", json::array())) {
-    const std::string cgroup = sandbox.value("cgroup", "");
+  // A sandbox between processes has a null pid (and json::value would throw on it).
+  const auto text = [](const json& sandbox, const char* key) {
+    const auto it = sandbox.find(key);
+    return it != sandbox.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const json sandboxes = listed.is_object() ? listed.value("sandboxes", json::array()) : json::array();
+  for (const json& sandbox : sandboxes) {
+    const std::string cgroup = text(sandbox, "cgroup");
     if (!cgroup.empty()) {
       std::lock_guard lock(mu_);
       cgroup_parent_ = cgroup.substr(0, cgroup.find('/'));
     }
-    const std::string env = sandbox.value("env", "");
-    if ((env == "alfworld" || env == "swebench") && sandbox.value("state", "") == "ready" && sandbox.value("pid", 0) > 0) {
-      pids.push_back(sandbox["pid"].get<int>());
+    const std::string env = text(sandbox, "env");
+    const auto pid = sandbox.find("pid");
+    if ((env == "alfworld" || env == "swebench") && text(sandbox, "state") == "ready" && pid != sandbox.end() &&
+        pid->is_number_integer() && pid->get<int>() > 0) {
+      pids.push_back(pid->get<int>());
     }
   }
   if (pids.empty()) return false;
