@@ -39,6 +39,9 @@ rows = [("episode starts", e["starts"]), ("episodes ended in a trajectory", e["t
          f"{e['statuses'].get('terminated', 0)} / {e['statuses'].get('truncated', 0)} / "
          f"{e['trajectories'] - e['statuses'].get('terminated', 0) - e['statuses'].get('truncated', 0)}"),
         ("episodes reported lost with a killed rockd (failed in its database)", e["lost_with_killed_rockd"]),
+        ("starts refused by rockd (error frames, by code)",
+         ", ".join(f"{code} {n}" for code, n in sorted(e["errors"].items()) if code not in ("episode_lost", "not_found"))
+         or "0"),
         ("steps", e["steps"]), ("starts resent by the client after a reconnect", e["starts_resent"]),
         ("trainer reconnects", report["trainer_reconnects"]), ("shell sandboxes", sh["sandboxes"]),
         ("shell commands answered exactly", sh["commands"]),

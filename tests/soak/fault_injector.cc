@@ -1,12 +1,15 @@
 #include "tests/soak/fault_injector.h"
 
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <thread>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
+#include "common/unique_fd.h"
 #include "tests/soak/soak_rockd.h"
 #include "tests/soak/trainer_load.h"
 #include "tests/support/http_client.h"
@@ -63,7 +66,7 @@ bool FaultInjector::SignalPoolSandbox(int signal) {
   const test::HttpReply reply = test::Http(port, "GET", "/api/v1/sandboxes");
   if (reply.status != 200) return false;
   const json listed = json::parse(reply.body, nullptr, false);
-  std::vector<int> pids;
+  std::vector<std::pair<std::string, int>> ready;  // sandbox id, pid
   // A sandbox between processes has a null pid (and json::value would throw on it).
   const auto text = [](const json& sandbox, const char* key) {
     const auto it = sandbox.find(key);
@@ -80,11 +83,22 @@ bool FaultInjector::SignalPoolSandbox(int signal) {
     const auto pid = sandbox.find("pid");
     if ((env == "alfworld" || env == "swebench") && text(sandbox, "state") == "ready" && pid != sandbox.end() &&
         pid->is_number_integer() && pid->get<int>() > 0) {
-      pids.push_back(pid->get<int>());
+      ready.emplace_back(text(sandbox, "id"), pid->get<int>());
     }
   }
-  if (pids.empty()) return false;
-  return kill(pids[random_() % pids.size()], signal) == 0;
+  if (ready.empty()) return false;
+  const auto& [id, pid] = ready[random_() % ready.size()];
+  // The pid may have been recycled since the listing (that sandbox restarted, and another
+  // process, maybe a shell sandbox's, took the number): hold the process first, then check
+  // that it is still the sandbox's, and signal exactly that process.
+  UniqueFd process(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  if (process.get() < 0) return false;
+  const test::HttpReply again = test::Http(port, "GET", "/api/v1/sandboxes/" + id);
+  const json now = json::parse(again.body, nullptr, false);
+  if (again.status != 200 || !now.is_object() || now.value("state", json()) != "ready" || now.value("pid", json()) != pid) {
+    return false;
+  }
+  return syscall(SYS_pidfd_send_signal, process.get(), signal, nullptr, 0) == 0;
 }
 
 void FaultInjector::RestartRockd() {
