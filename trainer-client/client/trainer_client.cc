@@ -16,8 +16,6 @@
 //   backlog of trajectories has arrived (an episode that ended there comes as a trajectory).
 #include "trainer-client/client/trainer_client.h"
 
-#include "common/random_id.h"
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -39,6 +37,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+
+#include "common/random_id.h"
 
 namespace rock::trainer {
 namespace {
