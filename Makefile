@@ -10,6 +10,7 @@ ROCKD_LISTEN   ?= 127.0.0.1:8080
 ROCKD_DATA_DIR ?= $(CURDIR)/.rockd
 # Extra arguments for ctest, e.g. make test CTEST_ARGS='-R Healthz'.
 CTEST_ARGS     ?=
+BENCH          ?=
 
 .DEFAULT_GOAL := build
 .PHONY: deps build build-asan run test test-asan bench install clean
@@ -58,16 +59,10 @@ test: build
 test-asan: build-asan
 	ctest --preset asan $(CTEST_ARGS)
 
+# Every benchmark (over an hour), its output written into docs/BENCHMARKS.md; BENCH="NAME ..."
+# runs only those (names in bench/report.sh).
 bench: build
-	bench/http_load.sh
-	build/bin/sandbox_bench
-	build/bin/alfworld_bench
-	build/bin/episode_bench
-	build/bin/swebench_bench
-	OMP_WAIT_POLICY=passive build/bin/policy_bench
-	bench/trainer_async.sh
-	bench/trainer_learning.sh
-	bench/chaos_soak.sh
+	bench/report.sh $(BENCH)
 
 install: build
 	cmake --install build

@@ -201,7 +201,6 @@ int main() {
 
   struct utsname uts {};
   uname(&uts);
-  fmt::print("## ALFWorld engine: steps/s, resets, expert, random agent (issue 4)\n\n");
   fmt::print("- machine: {} cores, {}, Linux {}\n", sysconf(_SC_NPROCESSORS_ONLN), CpuModel(),
              uts.release);
   fmt::print("- workload: {} generated train games ({} per task type); one thread\n\n",

@@ -28,7 +28,6 @@ import json, os, platform, sys
 report, seconds, flags = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
 e, sh, leaks, rockd = report["episodes"], report["shell"], report["leaks"], report["rockd"]
 model = open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": \t")
-print("### Chaos soak (issue 11)\n")
 print(f"- machine: {os.cpu_count()} cores, {model}, {platform.system()} {platform.release()}")
 print(f"- command: `bench/chaos_soak.sh` (`make bench`): `chaos_soak --seconds {seconds} {flags}`")
 print(f"- {int(seconds) / 60:.0f} minutes of load and faults; {report['load_seconds']:.0f} s with the drain\n")

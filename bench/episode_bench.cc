@@ -585,7 +585,6 @@ int Main(int argc, char** argv) {
             return All(redundant_groups, [&](std::size_t i) { return GroupClient(port, i + 1, kRedundancy, t); });
           });
 
-  std::printf("### Episodes through rockd (HTTP episode API)\n\n");
   std::printf("ALFWorld, random admissible actions, max_steps 30, %ld s per row after 1 s of warm-up; pool of 4 "
               "sandboxes x %u slots:\n\n",
               static_cast<long>(window.count()), kAlfworldSlots);

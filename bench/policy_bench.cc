@@ -203,7 +203,6 @@ int main() {
   uname(&uts);
   const Size sizes[] = {{"~1M", Make(128, 4, 4, 2, 384)}, {"~10M", Make(320, 8, 8, 4, 864)}};
   CpuBackend cpu;
-  fmt::print("## Policy engine on the CPU: decode, training and candidate scoring (issue 9)\n\n");
   fmt::print("- machine: {} cores, {}, Linux {}; OpenMP threads: {}\n", sysconf(_SC_NPROCESSORS_ONLN), CpuModel(),
              uts.release, Threads());
   fmt::print("- backend: the CPU reference (cpu_ops.cc), fp32\n");

@@ -444,9 +444,6 @@ class Bench {
     utsname uts{};
     uname(&uts);
     const auto mem_total = MeminfoKib("MemTotal").value_or(0);
-    fmt::print("## Sandboxes: create→ready, density, crash→replacement (issue 3)\n\n");
-    fmt::print("Targets: create→ready p50 ≤ 5 ms and p99 ≤ 25 ms with full isolation; 1,000 live sandboxes; "
-               "replacement ready ≤ 50 ms after a crash.\n\n");
     fmt::print("Command: `{}` (as root)\n\n", command_line);
     fmt::print("- machine: {} cores, {}, {:.1f} GiB, Linux {}, {}, cgroup {}; load average at start {}\n",
                sysconf(_SC_NPROCESSORS_ONLN), FirstLineValue("/proc/cpuinfo", "model name", ':'),

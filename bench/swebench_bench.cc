@@ -257,7 +257,6 @@ int Main(int argc, char** argv) {
     concurrency += ConcurrencyRow(port, instances, concurrent, window);
   }
 
-  std::printf("### SWE-bench episodes (`build/bin/swebench_bench --seconds %lld`)\n\n", static_cast<long long>(window.count()));
   std::printf("Workspace at base_commit, by method (%d checkouts each, ms):\n\n| method | p50 | p90 |\n|---|---|---|\n%s\n",
               kWorkspaceReps, workspace.c_str());
   std::printf("Through rockd, one sandbox per episode (ms; %zu instances, twice each, and %zu cold starts):\n\n", instances.size(),

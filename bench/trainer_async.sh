@@ -56,8 +56,6 @@ import json; s = json.load(open('$work/s.json'))
 print('%.2f %.2f %.1f %d' % (s['trajectories_per_s'], s['trained_per_s'], s['elapsed_s'], s['stale_actions']))"
 }
 
-echo "### rock-trainer: synchronous vs asynchronous, trajectories/s (issue 10)"
-echo
 echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 echo "- command: \`bench/trainer_async.sh\` (\`make bench\`); a fresh rockd of the same config for every row; 4 groups of 8 per update; model dim 32, 2 layers"
 echo "- sleepy: \`$sleepy_task\` on 48 one-slot sandboxes, $sleepy_versions updates per row; ALFWorld: generated pick_and_place_simple, 30 steps, progress reward, on 2 sandboxes of 64 slots, $alfworld_versions updates per row"

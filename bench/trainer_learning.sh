@@ -53,7 +53,6 @@ def rate(points):
 curve = trained["curve"]
 tail = curve[-max(1, len(curve) // 5):]
 model = open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": \t")
-print("### rock-trainer learns ALFWorld on the CPU (issue 10)\n")
 print(f"- machine: {os.cpu_count()} cores, {model}, {platform.system()} {platform.release()}")
 print(f"- budget: {learn_s:.0f} s wall clock for the trained run (rock-trainer used {trained['cpu_s']:.0f} s of CPU;"
       f" rockd and its sandboxes ran beside it), {trained['versions']} updates")

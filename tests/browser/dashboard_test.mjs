@@ -38,7 +38,7 @@ const SHELL = { env: "shell", limits: { memory_mb: 64, pids: 8, disk_mb: 1 } };
 // are many times slower, so ctest gives them more (DASHBOARD_WAIT_MS).
 const WAIT_MS = Number(process.env.DASHBOARD_WAIT_MS || 30000);
 
-// A rockd of our own: port 0, its own data dir, small pools. Killed at exit whatever happens.
+// A rockd of our own: port 0, its own data dir, small pools. Stopped at exit whatever happens.
 class Rockd {
   constructor(name, config, env = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `rockd-dashboard-${name}-`));
@@ -67,8 +67,22 @@ class Rockd {
     return json;
   }
 
-  stop() {
-    if (this.child.exitCode === null) this.child.kill("SIGKILL");
+  // SIGTERM, so that rockd stops its sandboxes and removes their cgroups (a SIGKILLed rockd
+  // leaves them for its next start on the same data dir, which this temporary one never has);
+  // SIGKILL only if it has not exited within WAIT_MS.
+  async stop() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((resolve) => this.child.once("exit", resolve));
+      this.child.kill("SIGTERM");
+      let timer;
+      const late = new Promise((resolve) => { timer = setTimeout(() => resolve("late"), WAIT_MS); });
+      if (await Promise.race([exited, late]) === "late") {
+        console.log(`rockd ${this.dir} did not exit within ${WAIT_MS} ms of SIGTERM; killing it`);
+        this.child.kill("SIGKILL");
+        await exited;
+      }
+      clearTimeout(timer);
+    }
     const tail = fs.readFileSync(path.join(this.dir, "rockd.log"), "utf8").split("\n").slice(-15).join("\n");
     fs.rmSync(this.dir, { recursive: true, force: true });
     return tail;
@@ -130,7 +144,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  const tail = rockd.stop();
+  const tail = await rockd.stop();
   if (process.exitCode) console.log("--- last lines of rockd's log:\n" + tail);
 });
 
@@ -411,6 +425,6 @@ test("with a token, the page asks for it once and keeps it for the session", asy
     assert.equal(await tab.locator("#token-dialog").isVisible(), false);
     await tab.close();
   } finally {
-    guarded.stop();
+    await guarded.stop();
   }
 });

@@ -151,24 +151,8 @@ TEST(ChaosSoak, EveryStartEpisodeTrajectoryAndSandboxIsAccountedForAndNothingLea
   const long end_kb = samples.empty() ? 0 : samples.back().rss_kb;
 
   TrainerTally total;
-  json per_trainer = json::array();
-  std::vector<std::string> problems;
-  for (auto& trainer : trainers) {
-    const TrainerTally& t = trainer->tally();
-    total.starts += t.starts;
-    total.episodes += t.episodes;
-    total.steps += t.steps;
-    total.trajectories += t.trajectories;
-    total.reconnects += t.reconnects;
-    total.stalls += t.stalls;
-    total.starts_resent += t.starts_resent;
-    total.episodes_lost_with_rockd += t.episodes_lost_with_rockd;
-    total.lost += t.lost;
-    total.duplicates += t.duplicates;
-    for (const auto& [status, n] : t.statuses) total.statuses[status] += n;
-    for (const auto& [code, n] : t.errors) total.errors[code] += n;
-    problems.insert(problems.end(), t.problems.begin(), t.problems.end());
-  }
+  for (auto& trainer : trainers) total.Add(trainer->tally());
+  std::vector<std::string> problems = total.problems;
   const ShellTally& sh = shell.tally();
   problems.insert(problems.end(), sh.problems.begin(), sh.problems.end());
   const std::vector<std::string> fault_problems = faults.problems();

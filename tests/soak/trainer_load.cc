@@ -25,6 +25,22 @@ int64_t NowMs() {
 
 }  // namespace
 
+void TrainerTally::Add(const TrainerTally& other) {
+  starts += other.starts;
+  episodes += other.episodes;
+  steps += other.steps;
+  trajectories += other.trajectories;
+  for (const auto& [status, n] : other.statuses) statuses[status] += n;
+  for (const auto& [code, n] : other.errors) errors[code] += n;
+  reconnects += other.reconnects;
+  stalls += other.stalls;
+  starts_resent += other.starts_resent;
+  episodes_lost_with_rockd += other.episodes_lost_with_rockd;
+  lost += other.lost;
+  duplicates += other.duplicates;
+  problems.insert(problems.end(), other.problems.begin(), other.problems.end());
+}
+
 TrainerLoad::TrainerLoad(TrainerLoadOptions options, SoakRockd& rockd)
     : options_(std::move(options)), rockd_(rockd), random_(options_.seed) {}
 

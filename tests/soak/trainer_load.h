@@ -49,6 +49,9 @@ struct TrainerTally {
   uint64_t lost = 0;        // an episode or start that ended in nothing
   uint64_t duplicates = 0;  // a seq or an episode handed over twice
   std::vector<std::string> problems;  // the first of them, described
+
+  // Adds another trainer's counts to these (the soak's total).
+  void Add(const TrainerTally& other);
 };
 
 class TrainerLoad {
