@@ -556,9 +556,30 @@ TEST_F(TrainerClientRecovery, EpisodesOfAKilledRockdAreReportedLostAndLaterStart
   ASSERT_TRUE(handle_until([&] { return first_obs.size() == 2; }));
   proxy_->Pause();
   ASSERT_EQ(rockd_->Stop(SIGKILL), 128 + SIGKILL);
+  // Acts for the dead process's episodes wait for a connection; the new process must not get
+  // them (it would answer not_found for episodes it never ran).
+  for (const auto& [id, obs] : first_obs) client->Act(id, 1, "a", 0, {});
   const uint64_t later = client->Start(Sleepy(/*n=*/1, /*steps=*/1));
   ASSERT_TRUE(Restart());
   ASSERT_TRUE(handle_until([&] { return errors.size() == 2 && first_obs.size() == 3; })) << json(errors).dump();
+  // The later episode runs to its end, by which time any answer to a stray act has come too.
+  const std::string later_id = [&] {
+    for (const auto& [id, obs] : first_obs) {
+      if (obs["req"] == later) return id;
+    }
+    return std::string();
+  }();
+  client->Act(later_id, 1, "a", 0, {});
+  std::optional<json> trajectory;
+  const auto deadline = Clock::now() + kTimeout;
+  while (!trajectory && Clock::now() < deadline) {
+    std::optional<Event> event = client->Next(milliseconds(50));
+    if (event && event->type == Event::Type::kError) errors.push_back(event->body);
+    if (event && event->type == Event::Type::kTrajectory) trajectory = event->body;
+  }
+  ASSERT_TRUE(trajectory.has_value());
+  EXPECT_EQ((*trajectory)["episode"], later_id);
+  EXPECT_EQ(errors.size(), 2u) << json(errors).dump();
   ASSERT_EQ(welcomes.size(), 2u);
   EXPECT_NE(welcomes[0]["boot_id"], welcomes[1]["boot_id"]);
   std::set<std::string> lost;

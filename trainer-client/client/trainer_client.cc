@@ -415,7 +415,9 @@ struct TrainerClient::Impl {
     Push(Event::Type::kConnected, std::move(welcome));
     if (last_req) ResendStarts(c, *last_req);
     while (!waiting.empty()) {
-      QueueOn(c, std::move(waiting.front()));
+      // An act for an episode of the old process would only be not_found here: that episode
+      // comes back as a trajectory of the backlog or is reported lost.
+      if (!suspects.contains(waiting.front().episode)) QueueOn(c, std::move(waiting.front()));
       waiting.pop_front();
     }
     ReportLost(c);
@@ -580,6 +582,8 @@ struct TrainerClient::Impl {
   }
 
   void OnAct(std::string episode, uint64_t step, Frame frame) {
+    // The episode ran on a rockd that has since restarted (see OnWelcome): nothing to send it to.
+    if (suspects.contains(episode)) return;
     frame.episode = episode;
     frame.act_step = step;
     if (!ended.contains(episode)) episodes[episode].act = PendingAct{step, frame, 0};
