@@ -20,8 +20,14 @@ trap 'rm -rf "$work"' EXIT
 cp -a "$root/build/bin" "$root/build/share" "$work/"
 mkdir "$work/run"
 # shellcheck disable=SC2086 # flags is a word list
-"$work/bin/chaos_soak" --rockd "$work/bin/rockd" --seconds "$seconds" $flags --work-dir "$work/run" \
-  --report "$work/report.json" >"$work/output.txt" 2>&1 || { tail -n 60 "$work/output.txt"; exit 1; }
+if ! "$work/bin/chaos_soak" --rockd "$work/bin/rockd" --seconds "$seconds" $flags --work-dir "$work/run" \
+    --report "$work/report.json" >"$work/output.txt" 2>&1; then
+  # Kept whole: rockd's database and each process's log are what tell why.
+  trap - EXIT
+  echo "chaos_soak failed; its report, output, database and rockd logs are kept in $work" >&2
+  tail -n 60 "$work/output.txt" >&2
+  exit 1
+fi
 
 python3 - "$work/report.json" "$seconds" "$flags" <<'PY'
 import json, os, platform, sys

@@ -18,16 +18,21 @@ src=$(cd "$1" && pwd)
 seconds=$2
 build=${3:-$src/build-fuzz}
 
+# The build's output goes to a log, shown only when the build fails.
+mkdir -p "$build"
 if [[ ! -f $build/CMakeCache.txt ]]; then
   # Tests and benchmarks are not needed here; warnings are the GCC build's job, and clang's
   # differing set must not stop a fuzz run, so they do not fail this build.
   CC=clang-14 CXX=clang++-14 cmake -S "$src" -B "$build" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
-    -DROCK_FUZZ=ON -DROCK_BUILD_TESTS=OFF -DROCK_WERROR=OFF
+    -DROCK_FUZZ=ON -DROCK_BUILD_TESTS=OFF -DROCK_WERROR=OFF >"$build/configure.log" 2>&1 ||
+    { tail -n 40 "$build/configure.log"; exit 1; }
 fi
-ninja -C "$build" -j "${ROCK_FUZZ_JOBS:-1}" rock_fuzzers
+ninja -C "$build" -j "${ROCK_FUZZ_JOBS:-1}" rock_fuzzers >"$build/build.log" 2>&1 ||
+  { tail -n 60 "$build/build.log"; exit 1; }
+echo "fuzzers built in $build (log: $build/build.log)"
 
-failed=0
+failed=()
 for manifest in "$build"/fuzzers/*.fuzzer; do
   name=$(basename "$manifest" .fuzzer)
   corpus=$build/fuzz-corpus/$name
@@ -42,10 +47,15 @@ for manifest in "$build"/fuzzers/*.fuzzer; do
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     echo "$name: no crash in ${seconds}s, ${runs:-?} inputs run, corpus $(find "$corpus" -type f | wc -l) files"
   else
-    failed=1
+    failed+=("$name")
     echo "$name: FAILED (log: $log)"
-    tail -n 40 "$log"
-    sed -n 's/.*Test unit written to \(.*\)$/crash input: \1/p' "$log"
   fi
 done
-exit "$failed"
+# The failures' details last, where a truncated CI log still shows them.
+for name in "${failed[@]}"; do
+  log=$build/fuzz-logs/$name.log
+  echo "== $name: the end of $log"
+  tail -n 40 "$log"
+  sed -n 's/.*Test unit written to \(.*\)$/crash input: \1/p' "$log"
+done
+((${#failed[@]} == 0))

@@ -91,7 +91,7 @@ void ShellLoad::OneSandbox() {
   const json sandbox = json::parse(created.body, nullptr, false);
   const std::string id =
       sandbox.is_object() && sandbox.contains("id") && sandbox["id"].is_string() ? sandbox["id"].get<std::string>() : "";
-  created_.push_back(id);
+  created_.push_back({id, incarnation, false});
   ++tally_.sandboxes;
   const uint64_t k = next_++;
   const bool memory = k % 3 == 1, disk = k % 3 == 2;
@@ -120,19 +120,36 @@ void ShellLoad::OneSandbox() {
   if (deleted.status != 200 && !Interrupted(incarnation)) {
     Wrong("delete " + id + ": " + std::to_string(deleted.status) + " " + deleted.body);
   }
-  if (Interrupted(incarnation)) ++tally_.interrupted;
+  if (Interrupted(incarnation)) {
+    ++tally_.interrupted;
+    created_.back().interrupted = true;
+  }
 }
 
 void ShellLoad::Reconcile(const std::string& data_dir) {
   SQLite::Database db(data_dir + "/rockd.db", SQLite::OPEN_READONLY);
   SQLite::Statement state(db, "SELECT state FROM sandboxes WHERE id = ?");
-  for (const std::string& id : created_) {
+  SQLite::Statement events(db,
+                           "SELECT ts, from_state, to_state, reason FROM sandbox_events WHERE sandbox_id = ?"
+                           " ORDER BY rowid DESC LIMIT 4");
+  for (const Created& sandbox : created_) {
     state.reset();
-    state.bind(1, id);
-    if (!state.executeStep() || state.getColumn(0).getString() != "stopped") {
-      ++tally_.left_running;
-      if (tally_.problems.size() < kProblemsKept) tally_.problems.push_back(id + " is not stopped in the database");
+    state.bind(1, sandbox.id);
+    const std::string as_stored = state.executeStep() ? state.getColumn(0).getString() : "not stored";
+    if (as_stored == "stopped") continue;
+    ++tally_.left_running;
+    if (tally_.problems.size() >= kProblemsKept) continue;
+    // What is needed to tell why: the process that made it, and the last transitions stored.
+    std::string what = sandbox.id + " (created by rockd process " + std::to_string(sandbox.incarnation) +
+                       (sandbox.interrupted ? ", killed while it was in use" : "") + ") is " + as_stored +
+                       " in the database; its last events, newest first:";
+    events.reset();
+    events.bind(1, sandbox.id);
+    while (events.executeStep()) {
+      what += " [" + std::to_string(events.getColumn(0).getInt64()) + " " + events.getColumn(1).getString() + "→" +
+              events.getColumn(2).getString() + ": " + events.getColumn(3).getString() + "]";
     }
+    tally_.problems.push_back(std::move(what));
   }
 }
 

@@ -51,7 +51,12 @@ class ShellLoad {
 
   SoakRockd& rockd_;
   uint64_t next_;
-  std::vector<std::string> created_;
+  struct Created {
+    std::string id;
+    int incarnation;  // the rockd process that created it
+    bool interrupted;  // that process was killed while the sandbox was in use
+  };
+  std::vector<Created> created_;
   ShellTally tally_;
 };
 
