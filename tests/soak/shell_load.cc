@@ -91,7 +91,7 @@ void ShellLoad::OneSandbox() {
   const json sandbox = json::parse(created.body, nullptr, false);
   const std::string id =
       sandbox.is_object() && sandbox.contains("id") && sandbox["id"].is_string() ? sandbox["id"].get<std::string>() : "";
-  created_.push_back({id, incarnation, false});
+  created_.push_back({id, incarnation, false, 0});
   ++tally_.sandboxes;
   const uint64_t k = next_++;
   const bool memory = k % 3 == 1, disk = k % 3 == 2;
@@ -117,6 +117,7 @@ void ShellLoad::OneSandbox() {
     }
   }
   const test::HttpReply deleted = test::Http(rockd_.port(), "DELETE", "/api/v1/sandboxes/" + id);
+  created_.back().delete_status = deleted.status;
   if (deleted.status != 200 && !Interrupted(incarnation)) {
     Wrong("delete " + id + ": " + std::to_string(deleted.status) + " " + deleted.body);
   }
@@ -141,7 +142,8 @@ void ShellLoad::Reconcile(const std::string& data_dir) {
     if (tally_.problems.size() >= kProblemsKept) continue;
     // What is needed to tell why: the process that made it, and the last transitions stored.
     std::string what = sandbox.id + " (created by rockd process " + std::to_string(sandbox.incarnation) +
-                       (sandbox.interrupted ? ", killed while it was in use" : "") + ") is " + as_stored +
+                       (sandbox.interrupted ? ", killed while it was in use" : "") + "; DELETE answered " +
+                       std::to_string(sandbox.delete_status) + ") is " + as_stored +
                        " in the database; its last events, newest first:";
     events.reset();
     events.bind(1, sandbox.id);

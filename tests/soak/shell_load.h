@@ -55,6 +55,7 @@ class ShellLoad {
     std::string id;
     int incarnation;  // the rockd process that created it
     bool interrupted;  // that process was killed while the sandbox was in use
+    int delete_status;  // the HTTP status of its DELETE (0: not sent)
   };
   std::vector<Created> created_;
   ShellTally tally_;
