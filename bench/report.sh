@@ -13,19 +13,24 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-# name: command, as run from the repository root.
-declare -A commands=(
-  [http]="bench/http_load.sh"
-  [sandbox]="build/bin/sandbox_bench"
-  [alfworld]="build/bin/alfworld_bench"
-  [episode]="build/bin/episode_bench --seconds 5"
-  [swebench]="build/bin/swebench_bench --seconds 10"
-  [policy]="env OMP_WAIT_POLICY=passive build/bin/policy_bench"
-  [trainer_async]="bench/trainer_async.sh"
-  [trainer_learning]="bench/trainer_learning.sh"
-  [chaos_soak]="bench/chaos_soak.sh"
+# In the order they run: each bench's name, then its command as run from the repository root.
+benches=(
+  "http bench/http_load.sh"
+  "sandbox build/bin/sandbox_bench"
+  "alfworld build/bin/alfworld_bench"
+  "episode build/bin/episode_bench --seconds 5"
+  "swebench build/bin/swebench_bench --seconds 10"
+  "policy env OMP_WAIT_POLICY=passive build/bin/policy_bench"
+  "trainer_async bench/trainer_async.sh"
+  "trainer_learning bench/trainer_learning.sh"
+  "chaos_soak bench/chaos_soak.sh"
 )
-order=(http sandbox alfworld episode swebench policy trainer_async trainer_learning chaos_soak)
+declare -A commands=()
+order=()
+for bench in "${benches[@]}"; do
+  order+=("${bench%% *}")
+  commands[${bench%% *}]=${bench#* }
+done
 
 names=("$@")
 ((${#names[@]})) || names=("${order[@]}")

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/unique_fd.h"
+#include "tests/soak/json_field.h"
 #include "tests/soak/soak_rockd.h"
 #include "tests/soak/trainer_load.h"
 #include "tests/support/http_client.h"
@@ -67,23 +68,17 @@ bool FaultInjector::SignalPoolSandbox(int signal) {
   if (reply.status != 200) return false;
   const json listed = json::parse(reply.body, nullptr, false);
   std::vector<std::pair<std::string, int>> ready;  // sandbox id, pid
-  // A sandbox between processes has a null pid (and json::value would throw on it).
-  const auto text = [](const json& sandbox, const char* key) {
-    const auto it = sandbox.find(key);
-    return it != sandbox.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
   const json sandboxes = listed.is_object() ? listed.value("sandboxes", json::array()) : json::array();
   for (const json& sandbox : sandboxes) {
-    const std::string cgroup = text(sandbox, "cgroup");
+    const std::string cgroup = StringField(sandbox, "cgroup");
     if (!cgroup.empty()) {
       std::lock_guard lock(mu_);
       cgroup_parent_ = cgroup.substr(0, cgroup.find('/'));
     }
-    const std::string env = text(sandbox, "env");
-    const auto pid = sandbox.find("pid");
-    if ((env == "alfworld" || env == "swebench") && text(sandbox, "state") == "ready" && pid != sandbox.end() &&
-        pid->is_number_integer() && pid->get<int>() > 0) {
-      ready.emplace_back(text(sandbox, "id"), pid->get<int>());
+    const std::string env = StringField(sandbox, "env");
+    const int pid = IntField(sandbox, "pid", 0);  // null for a sandbox between processes
+    if ((env == "alfworld" || env == "swebench") && StringField(sandbox, "state") == "ready" && pid > 0) {
+      ready.emplace_back(StringField(sandbox, "id"), pid);
     }
   }
   if (ready.empty()) return false;
@@ -95,7 +90,7 @@ bool FaultInjector::SignalPoolSandbox(int signal) {
   if (process.get() < 0) return false;
   const test::HttpReply again = test::Http(port, "GET", "/api/v1/sandboxes/" + id);
   const json now = json::parse(again.body, nullptr, false);
-  if (again.status != 200 || !now.is_object() || now.value("state", json()) != "ready" || now.value("pid", json()) != pid) {
+  if (again.status != 200 || StringField(now, "state") != "ready" || IntField(now, "pid", 0) != pid) {
     return false;
   }
   return syscall(SYS_pidfd_send_signal, process.get(), signal, nullptr, 0) == 0;

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/soak/json_field.h"
 #include "tests/soak/soak_rockd.h"
 #include "tests/support/http_client.h"
 
@@ -51,12 +52,9 @@ ShellLoad::Outcome ShellLoad::Exec(const std::string& id, const std::string& cmd
   const test::HttpReply reply = test::Http(rockd_.port(), "POST", "/api/v1/sandboxes/" + id + "/exec",
                                            json{{"cmd", cmd}, {"timeout_s", 30}}.dump());
   if (reply.status == 200) {
-    // A command killed by a signal has a null exit_code, which json::value would throw on.
     const json answer = json::parse(reply.body, nullptr, false);
-    const auto code = answer.is_object() ? answer.find("exit_code") : answer.end();
-    const auto out = answer.is_object() ? answer.find("stdout") : answer.end();
-    *exit_code = code != answer.end() && code->is_number_integer() ? code->get<int>() : -1;
-    *stdout_text = out != answer.end() && out->is_string() ? out->get<std::string>() : "";
+    *exit_code = IntField(answer, "exit_code", -1);  // null for a command killed by a signal
+    *stdout_text = StringField(answer, "stdout");
     return Outcome::kAnswered;
   }
   if (reply.status == 503 && restart_expected) return Outcome::kSandboxRestarted;
@@ -88,9 +86,7 @@ void ShellLoad::OneSandbox() {
     if (Interrupted(incarnation)) return;
     return Wrong("create: " + std::to_string(created.status) + " " + created.body);
   }
-  const json sandbox = json::parse(created.body, nullptr, false);
-  const std::string id =
-      sandbox.is_object() && sandbox.contains("id") && sandbox["id"].is_string() ? sandbox["id"].get<std::string>() : "";
+  const std::string id = StringField(json::parse(created.body, nullptr, false), "id");
   created_.push_back({id, incarnation, false, 0});
   ++tally_.sandboxes;
   const uint64_t k = next_++;

@@ -415,9 +415,7 @@ struct TrainerClient::Impl {
     Push(Event::Type::kConnected, std::move(welcome));
     if (last_req) ResendStarts(c, *last_req);
     while (!waiting.empty()) {
-      // An act for an episode of the old process would only be not_found here: that episode
-      // comes back as a trajectory of the backlog or is reported lost.
-      if (!suspects.contains(waiting.front().episode)) QueueOn(c, std::move(waiting.front()));
+      QueueOn(c, std::move(waiting.front()));
       waiting.pop_front();
     }
     ReportLost(c);
@@ -567,6 +565,10 @@ struct TrainerClient::Impl {
 
   void QueueOn(Connection& c, Frame frame) {
     if (!frame.episode.empty()) {
+      // An act for an episode of a rockd that has since restarted (see OnWelcome), whether it
+      // waited for this connection or came after: the new process never ran that episode and
+      // would answer not_found; it comes back as a trajectory of the backlog or is reported lost.
+      if (suspects.contains(frame.episode)) return;
       const auto it = episodes.find(frame.episode);
       if (it != episodes.end() && it->second.act && it->second.act->step == frame.act_step) it->second.act->sent_on = c.id;
     }
@@ -582,8 +584,6 @@ struct TrainerClient::Impl {
   }
 
   void OnAct(std::string episode, uint64_t step, Frame frame) {
-    // The episode ran on a rockd that has since restarted (see OnWelcome): nothing to send it to.
-    if (suspects.contains(episode)) return;
     frame.episode = episode;
     frame.act_step = step;
     if (!ended.contains(episode)) episodes[episode].act = PendingAct{step, frame, 0};
