@@ -173,7 +173,7 @@ class Daemon {
     }
     AddSystemRoutes(router_, {config_, metrics_, *store_, ready_, [this] { return balancer_.AtMinimum(); }, port_,
                                started_});
-    AddSandboxRoutes(router_, supervisor_, config_);
+    AddSandboxRoutes(router_, supervisor_, *store_, config_);
     AddPoolRoutes(router_, balancer_, config_);
     AddEpisodeRoutes(router_, balancer_, *store_, io_, http_episodes_);
     AddGemRoutes(router_, balancer_, http_episodes_);

@@ -10,6 +10,7 @@
 #include "daemon/sandbox_files.h"
 #include "daemon/request_fields.h"
 #include "daemon/sandbox_limits.h"
+#include "daemon/store.h"
 #include "envs/env_kinds.h"
 #include "sandbox/supervisor.h"
 
@@ -102,7 +103,8 @@ StatusOr<json> ExecFromRequest(const json& body) {
 
 class SandboxApi {
  public:
-  SandboxApi(Supervisor& supervisor, const Config& config) : supervisor_(supervisor), config_(config) {}
+  SandboxApi(Supervisor& supervisor, Store& store, const Config& config)
+      : supervisor_(supervisor), store_(store), config_(config) {}
 
   json ToJson(const SandboxStatus& s) {
     const auto& l = s.spec.limits;
@@ -166,7 +168,7 @@ class SandboxApi {
         // It stays supervised (and visible) so its failure can be inspected and retried.
         return respond(ErrorResponse(500, "sandbox_failed", status.status().message() + "; id " + id));
       }
-      respond(JsonResponse(201, ToJson(*status)));
+      AnswerOnceStored("create of sandbox " + id, JsonResponse(201, ToJson(*status)), respond);
     });
   }
 
@@ -192,7 +194,7 @@ class SandboxApi {
         std::lock_guard lock(mutex_);
         labels_.erase(id);
       }
-      respond(JsonResponse(200, {{"id", id}, {"state", "stopped"}}));
+      AnswerOnceStored("delete of sandbox " + id, JsonResponse(200, {{"id", id}, {"state", "stopped"}}), respond);
     });
   }
 
@@ -241,7 +243,17 @@ class SandboxApi {
   }
 
  private:
+  // The supervisor queued the sandbox's transitions before it answered, so once the writes
+  // queued now are committed, so are they.
+  void AnswerOnceStored(std::string what, HttpResponse answer, const Respond& respond) {
+    store_.AfterQueuedWrites(what, [what, answer = std::move(answer), respond](Status committed) {
+      if (committed.ok()) return respond(answer);
+      respond(ErrorResponse(Internal(what + " was done, but recording it failed: " + committed.message())));
+    });
+  }
+
   Supervisor& supervisor_;
+  Store& store_;
   const Config& config_;
   std::mutex mutex_;
   std::map<std::string, json> labels_;
@@ -249,8 +261,8 @@ class SandboxApi {
 
 }  // namespace
 
-void AddSandboxRoutes(Router& router, Supervisor& supervisor, const Config& config) {
-  auto api = std::make_shared<SandboxApi>(supervisor, config);
+void AddSandboxRoutes(Router& router, Supervisor& supervisor, Store& store, const Config& config) {
+  auto api = std::make_shared<SandboxApi>(supervisor, store, config);
   router.Add("POST", "/api/v1/sandboxes",
              [api](const HttpRequest& request, const PathParams&, Respond respond) { api->Create(request, respond); });
   router.Add("GET", "/api/v1/sandboxes",

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -30,6 +31,10 @@ constexpr std::string_view kLockFile = "rockd.lock";
 // Long enough to ride out a checkpoint or a backup tool's brief lock, short enough that a
 // database held by another process fails Open promptly instead of hanging startup.
 constexpr int kBusyTimeoutMs = 2000;
+
+// Between attempts at a batch while another process holds the database's write lock (each
+// attempt also waits kBusyTimeoutMs in SQLite's busy handler).
+constexpr std::chrono::milliseconds kLockedRetryDelay{50};
 
 // The most quick_check problems quoted in a Corruption message.
 constexpr int kQuickCheckMaxProblems = 8;
@@ -247,6 +252,17 @@ class Store::Impl {
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       }
       Status committed = CommitBatch(batch);
+      // Another process holding the database (a backup, an operator's sqlite3) delays the batch
+      // instead of losing it: it is rolled back whole, so running it again is safe.
+      for (int attempt = 1; committed.code() == Code::kUnavailable; ++attempt) {
+        if (attempt == 1 || attempt % 100 == 0) {
+          spdlog::warn("store {}: the database is locked by another process; {} writes wait (attempt {})",
+                       path_.string(), batch.size(), attempt);
+        }
+        std::this_thread::sleep_for(kLockedRetryDelay);
+        for (PendingWrite& write : batch) write.status = Status::Ok();
+        committed = CommitBatch(batch);
+      }
       for (PendingWrite& write : batch) {
         if (write.committed) write.committed(committed.ok() ? write.status : committed);
       }
@@ -272,7 +288,7 @@ class Store::Impl {
       Status status = StatusFromSqlite(
           e, path_,
           fmt::format("commit of {} writes starting with '{}'", batch.size(), batch.front().what));
-      spdlog::error("store: {}", status.ToString());
+      if (status.code() != Code::kUnavailable) spdlog::error("store: {}", status.ToString());  // retried
       return status;
     }
   }
@@ -355,6 +371,11 @@ void Store::Write(std::string what, WriteJob job) { impl_->Write(std::move(what)
 
 void Store::Write(std::string what, WriteJob job, Committed committed) {
   impl_->Write(std::move(what), std::move(job), std::move(committed));
+}
+
+// The queue is committed in order, so an empty write's commit is the commit of all before it.
+void Store::AfterQueuedWrites(std::string what, Committed done) {
+  impl_->Write(std::move(what), [](SQLite::Database&) {}, std::move(done));
 }
 
 Status Store::Flush() { return impl_->Flush(); }

@@ -49,6 +49,10 @@ class Store {
   // durable (OK), or with why the job or its commit failed. It must not block: post elsewhere.
   using Committed = std::function<void(Status)>;
   void Write(std::string what, WriteJob job, Committed committed);
+  // `done` runs on the writer thread once every write queued before this call is committed (OK),
+  // or with why the transaction holding the last of them failed. For answers that promise what
+  // they report is on disk, as a sandbox's create and delete do. Never blocks.
+  void AfterQueuedWrites(std::string what, Committed done);
 
   // Blocks until every write queued before the call is committed. Returns the first failure
   // of a commit since the last Flush, if any.

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 
+#include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 
 #include "tests/support/http_client.h"
@@ -282,6 +284,43 @@ TEST_F(RockdSandboxes, TransitionsAreStoredAndPublished) {
       SqliteQuery(rockd_->data_dir() + "/rockd.db",
                   "SELECT group_concat(to_state, ',') FROM sandbox_events WHERE sandbox_id = '" + id + "'");
   EXPECT_EQ(states, "starting,ready,stopped\n");
+}
+
+// A create or a delete is answered only once its record is committed, so what rockd answered
+// is in its database even if rockd is killed the next moment. Another process holding the
+// database shows it: the sandbox is ready (or gone) at once, and the answer waits for the lock.
+TEST_F(RockdSandboxes, CreateAndDeleteAreAnsweredOnlyOnceTheirRecordIsCommitted) {
+  const std::string db_file = rockd_->data_dir() + "/rockd.db";
+  const uint16_t port = rockd_->port();
+  SQLite::Database other(db_file, SQLite::OPEN_READWRITE);
+  constexpr auto kAnsweredMeanwhile = std::chrono::milliseconds(300);
+
+  other.exec("BEGIN IMMEDIATE");
+  auto created = std::async(std::launch::async, [port] {
+    return Http(port, "POST", "/api/v1/sandboxes", R"({"limits":{"memory_mb":64}})");
+  });
+  std::string id;
+  ASSERT_TRUE(Eventually([&] {
+    const json listed = Http(port, "GET", "/api/v1/sandboxes").json();
+    for (const json& s : listed["sandboxes"]) {
+      if (s["state"] == "ready") id = s["id"];
+    }
+    return !id.empty();
+  }));
+  EXPECT_EQ(created.wait_for(kAnsweredMeanwhile), std::future_status::timeout) << "answered before it was stored";
+  other.exec("ROLLBACK");
+  const HttpReply reply = created.get();
+  ASSERT_EQ(reply.status, 201) << reply.body;
+  EXPECT_EQ(reply.json()["id"], id);
+  EXPECT_EQ(SqliteQuery(db_file, "SELECT state FROM sandboxes WHERE id = '" + id + "'"), "ready\n");
+
+  other.exec("BEGIN IMMEDIATE");
+  auto deleted = std::async(std::launch::async, [port, id] { return Http(port, "DELETE", "/api/v1/sandboxes/" + id); });
+  ASSERT_TRUE(Eventually([&] { return Http(port, "GET", "/api/v1/sandboxes/" + id).status == 404; }));
+  EXPECT_EQ(deleted.wait_for(kAnsweredMeanwhile), std::future_status::timeout) << "answered before it was stored";
+  other.exec("ROLLBACK");
+  EXPECT_EQ(deleted.get().status, 200);
+  EXPECT_EQ(SqliteQuery(db_file, "SELECT state FROM sandboxes WHERE id = '" + id + "'"), "stopped\n");
 }
 
 TEST(RockdSandboxRecovery, LeftoversOfAKilledRockdAreRemovedAtStartup) {

@@ -32,6 +32,11 @@ using ::testing::HasSubstr;
     const ::rock::Status status_ = (expr);           \
     ASSERT_TRUE(status_.ok()) << status_.ToString(); \
   } while (false)
+#define EXPECT_OK(expr)                              \
+  do {                                               \
+    const ::rock::Status status_ = (expr);           \
+    EXPECT_TRUE(status_.ok()) << status_.ToString(); \
+  } while (false)
 
 std::string ReadBytes(const std::filesystem::path& file) {
   std::string bytes(std::filesystem::file_size(file), '\0');
@@ -464,6 +469,52 @@ TEST_F(StoreTest, DatabaseLockedByAnotherConnectionIsReported) {
   ASSERT_NE(migrated, nullptr);
   EXPECT_EQ(Count(*migrated, "made_by_someone_else"), 0);
   EXPECT_EQ(Count(*migrated, "trajectories"), 0);
+}
+
+// Another process holding the write lock past SQLite's busy timeout (2 s) delays the writes
+// queued meanwhile; it does not lose them, and what waits on them learns of it only once they
+// are in.
+TEST_F(StoreTest, WritesOutwaitAnotherProcessHoldingTheDatabaseAndLoseNothing) {
+  LogCapture logs;
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  SQLite::Database other(db_file_.string(), SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");
+  std::promise<Status> written, barrier;
+  store->Write("held", [](SQLite::Database& db) { InsertDaemonEvent(db, 1, "held"); },
+               [&](Status status) { written.set_value(status); });
+  store->AfterQueuedWrites("after held", [&](Status status) { barrier.set_value(status); });
+  std::future<Status> barrier_done = barrier.get_future();
+  // Past one busy timeout, so the batch has failed once and is being retried.
+  EXPECT_EQ(barrier_done.wait_for(std::chrono::milliseconds(2500)), std::future_status::timeout);
+  other.exec("ROLLBACK");
+  EXPECT_OK(barrier_done.get());
+  EXPECT_OK(written.get_future().get());
+  EXPECT_EQ(Count(*store, "daemon_events"), 1);
+  EXPECT_THAT(logs.Text(), HasSubstr("is locked by another process; 2 writes wait (attempt 1)"));
+  EXPECT_OK(store->Flush());
+}
+
+// AfterQueuedWrites answers once the writes before it are committed, not before.
+TEST_F(StoreTest, AfterQueuedWritesRunsOnceEveryEarlierWriteIsCommitted) {
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  std::promise<int64_t> rows_seen;
+  {
+    WriterGate gate(*store);
+    for (int i = 0; i < 3; ++i) {
+      store->Write("row", [i](SQLite::Database& db) { InsertDaemonEvent(db, i, "row"); });
+    }
+    store->AfterQueuedWrites("after the rows", [&](Status status) {
+      EXPECT_OK(status);
+      int64_t rows = -1;
+      EXPECT_OK(store->Read("count", [&](SQLite::Database& db) {
+        rows = db.execAndGet("SELECT COUNT(*) FROM daemon_events").getInt64();
+      }));
+      rows_seen.set_value(rows);
+    });
+  }
+  EXPECT_EQ(rows_seen.get_future().get(), 3);
 }
 
 TEST_F(StoreTest, TrajectorySeqIsMonotonicAndNeverReused) {

@@ -90,7 +90,7 @@ class Api {
     AddSystemRoutes(router_, {config_, world.metrics(), world.store(), ready_,
                               [&world] { return world.balancer().AtMinimum(); }, port_,
                               std::chrono::system_clock::now()});
-    AddSandboxRoutes(router_, world.supervisor(), config_);
+    AddSandboxRoutes(router_, world.supervisor(), world.store(), config_);
     AddPoolRoutes(router_, world.balancer(), config_);
     AddEpisodeRoutes(router_, world.balancer(), world.store(), world.io(), quota_);
     AddGemRoutes(router_, world.balancer(), quota_);
