@@ -42,6 +42,9 @@ using nlohmann::json;
 // Committed trajectories kept in memory per trainer waiting for credit; beyond this they wait in
 // SQLite only, so a trainer that grants no credit costs rockd no memory.
 constexpr std::size_t kReadyMax = 256;
+// Start errors kept per trainer while it has no connection. Starts are bounded by
+// stream.max_episodes_per_trainer, so only a trainer that stays away long meets this.
+constexpr std::size_t kMaxUnsentStartErrors = 4096;
 constexpr uint64_t kMaxCredits = uint64_t{1} << 30;
 constexpr uint64_t kMaxSeq = (uint64_t{1} << 63) - 1;
 constexpr uint64_t kMaxPolicyVersion = uint64_t{1} << 53;  // exact in every client's doubles
@@ -294,6 +297,9 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     // resends, after a reconnect, exactly the starts above it (welcome.last_req).
     std::string session;
     uint64_t last_req = 0;
+    // Errors answering starts of the session while it had no connection: the client will not
+    // send those starts again (they are at or below last_req), so they go after the next welcome.
+    std::deque<json> unsent_start_errors;
     std::deque<Ready> ready;
     bool backlog = false;  // unsent trajectories wait in SQLite beyond `ready`
     std::deque<uint64_t> in_flight;  // sent on this connection, unacknowledged
@@ -343,6 +349,18 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
   void Send(const Trainer& t, const json& message) {
     if (t.connection == 0) return;
     SendTo(connections_.at(t.connection), message);
+  }
+
+  // An error answering start `req`: sent now, or kept for the session's next connection.
+  void AnswerStart(Trainer& t, const Status& status, const json& req) {
+    json error = ErrorFrame(status, req);
+    if (t.connection != 0) return Send(t, error);
+    if (t.unsent_start_errors.size() >= kMaxUnsentStartErrors) {
+      spdlog::warn("trainer {}: {} start errors wait for a connection; dropping the oldest", t.name,
+                   t.unsent_start_errors.size());
+      t.unsent_start_errors.pop_front();
+    }
+    t.unsent_start_errors.push_back(std::move(error));
   }
 
   void SendTrajectory(Trainer& t, const Ready& ready) {
@@ -403,6 +421,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     if (session.empty() || session != t.session) {
       t.session = session;
       t.last_req = 0;
+      t.unsent_start_errors.clear();  // another client's reqs
     }
     if (t.connection != 0 && t.connection != connection_id) {
       // One stream per trainer name: the newer connection wins (the old one may be half dead).
@@ -467,6 +486,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
       const Episode& e = episodes_.at(id);
       if (!e.acting) SendTo(c, e.last_obs);
     }
+    for (const json& error : std::exchange(t.unsent_start_errors, {})) SendTo(c, error);
     Pump(t);
   }
 
@@ -649,17 +669,18 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
         checked = InvalidArgument("'group' must be a string of 1 to 128 characters");
       }
     }
-    if (!checked.ok()) return Send(t, ErrorFrame(checked, req));
+    if (!checked.ok()) return AnswerStart(t, checked, req);
     ExpireStale(t);
     // Live and starting episodes count, so a loop of starts cannot queue without bound.
     const uint64_t members = n + redundancy;
     if (t.episodes.size() + t.starting + members > options_.max_episodes_per_trainer) {
-      return Send(t, ErrorFrame(Status(Code::kResourceExhausted,
-                                       "trainer '" + t.name + "' has " + std::to_string(t.episodes.size() + t.starting) +
-                                           " open episodes and asked for " + std::to_string(members) +
-                                           " more; the limit is " + std::to_string(options_.max_episodes_per_trainer) +
-                                           " (stream.max_episodes_per_trainer)"),
-                                req));
+      return AnswerStart(t,
+                         Status(Code::kResourceExhausted,
+                                "trainer '" + t.name + "' has " + std::to_string(t.episodes.size() + t.starting) +
+                                    " open episodes and asked for " + std::to_string(members) + " more; the limit is " +
+                                    std::to_string(options_.max_episodes_per_trainer) +
+                                    " (stream.max_episodes_per_trainer)"),
+                         req);
     }
     t.starting += members;
     balancer::GroupSpec group{std::move(spec).value(), static_cast<uint32_t>(n), static_cast<uint32_t>(redundancy)};
@@ -677,11 +698,11 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
                       StatusOr<balancer::GroupStarted> started) {
     Trainer& t = trainers_.at(trainer);
     t.starting -= members;  // the started ones are in t.episodes from here on
-    if (!started.ok()) return Send(t, ErrorFrame(started.status(), req));
+    if (!started.ok()) return AnswerStart(t, started.status(), req);
     const std::string group = label.empty() ? started->group : label;
     for (StatusOr<balancer::Started>& member : started->episodes) {
       if (!member.ok()) {
-        Send(t, ErrorFrame(member.status(), req));
+        AnswerStart(t, member.status(), req);
         continue;
       }
       Episode& e = episodes_[member->id];

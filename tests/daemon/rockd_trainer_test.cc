@@ -781,6 +781,41 @@ TEST_F(RockdTrainer, WelcomeSaysTheLastStartReqOfTheSessionAndTheProcess) {
   EXPECT_NE(refused.value("message", "").find("session"), std::string::npos) << refused.dump();
 }
 
+// An error answering a start while its trainer has no connection comes after the session's next
+// welcome: the client will not send that start again, as it is at or below welcome.last_req.
+// Here the start waits for the only sleepy slot, which another episode holds, until the queue
+// timeout fails it; the trainer has gone away meanwhile.
+TEST(RockdTrainerStarts, AStartErrorWhileTheTrainerIsAwayComesAfterItsNextWelcome) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
+  auto rockd = RockdProcess::Start({.config_json = R"({"episodes":{"queue_timeout_ms":1000},)"
+                                                   R"("pools":{"alfworld":{"min":0},"sleepy":{"min":1,"max":1,"slots":1}}})"});
+  ASSERT_NE(rockd, nullptr);
+  const uint16_t port = rockd->port();
+  ASSERT_TRUE(Eventually([&] { return Http(port, "GET", "/readyz").status == 200; }, kReadyTimeout));
+  const json session = {{"session", "away-1"}};
+  const json sleepy = {{"env", "sleepy"}, {"task", {{"steps", 5}}}};
+  {
+    Trainer trainer(port, "away");
+    ASSERT_FALSE(trainer.Hello(/*credits=*/4, /*after_seq=*/0, session).is_null()) << trainer.error();
+    ASSERT_TRUE(trainer.Start(1, /*n=*/1, /*max_steps=*/5, /*seed=*/1, sleepy));
+    ASSERT_TRUE(trainer.AwaitEpisodes()) << "the first episode holds the only slot";
+    ASSERT_TRUE(trainer.Start(2, /*n=*/1, /*max_steps=*/5, /*seed=*/2, sleepy));
+    ASSERT_TRUE(trainer.Sync()) << "rockd has read start 2";
+  }
+  ASSERT_TRUE(Eventually([&] {
+    const HttpReply failed = Http(port, "GET", "/api/v1/episodes?state=failed");
+    return failed.status == 200 && !failed.json()["episodes"].empty();
+  })) << "start 2 timed out in the queue while the trainer was away";
+  Trainer back(port, "away");
+  const json welcome = back.Hello(/*credits=*/4, /*after_seq=*/0, session);
+  ASSERT_FALSE(welcome.is_null()) << back.error();
+  EXPECT_EQ(welcome["last_req"], 2) << welcome.dump();
+  const json error = back.AwaitError();
+  EXPECT_EQ(error["req"], 2) << error.dump();
+  EXPECT_EQ(error["code"], "unavailable") << error.dump();
+  EXPECT_NE(error.value("message", "").find("no slot"), std::string::npos) << error.dump();
+}
+
 // A resume.after_seq beyond anything stored (a trainer's state file from another data dir, say)
 // acknowledges what exists and hides nothing that comes later.
 TEST_F(RockdTrainer, AResumePastTheNewestTrajectoryHidesNoLaterOne) {

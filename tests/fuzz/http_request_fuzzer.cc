@@ -100,12 +100,14 @@ class Api {
 
   // Dispatches one request and checks its answer; the id it created, if any, becomes last_id.
   void Call(const HttpRequest& request) {
-    int answers = 0;
+    // Respond may run on another thread (the store's writer answers sandbox creates and
+    // deletes): the response is written before the count that publishes it.
+    std::atomic<int> answers = 0;
     HttpResponse response;
     std::string_view route;
     router_.Dispatch(request, [&](HttpResponse r) {
-      ++answers;
       response = std::move(r);
+      ++answers;
     }, &route);
     world_.RunUntil([&answers] { return answers > 0; });
     world_.Drain();
