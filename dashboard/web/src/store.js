@@ -155,6 +155,8 @@ function applyEvent(event) {
   switch (event.type) {
     case "sandbox": {
       if (d.to === "stopped") {
+        // Gone for good: a refresh still queued for it would only fetch a 404.
+        dirty.delete(d.id);
         state.sandboxes.delete(d.id);
       } else {
         const known = state.sandboxes.get(d.id) || { id: d.id, env: d.env, restarts: 0, last_error: "", health: {} };
