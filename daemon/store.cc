@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -217,6 +218,20 @@ class Store::Impl {
     work_cv_.notify_one();
   }
 
+  // An empty write: the queue is committed in order, so its commit is the commit of all before
+  // it, except a batch before it that failed, which fails it too.
+  void AfterQueuedWrites(std::string what, Committed done) {
+    const std::uint64_t failed_before = failed_batches_.load();
+    Write(std::move(what), [](SQLite::Database&) {},
+          [this, failed_before, done = std::move(done)](Status status) {
+            if (status.ok() && failed_batches_.load() != failed_before) {
+              status = IoError(fmt::format("database {}: a batch of earlier writes failed to commit (see the log)",
+                                           path_.string()));
+            }
+            done(std::move(status));
+          });
+  }
+
   Status Flush() {
     std::unique_lock lock(mu_);
     const std::uint64_t target = enqueued_seq_;
@@ -263,6 +278,7 @@ class Store::Impl {
         for (PendingWrite& write : batch) write.status = Status::Ok();
         committed = CommitBatch(batch);
       }
+      if (!committed.ok()) ++failed_batches_;  // before any later batch's callbacks run
       for (PendingWrite& write : batch) {
         if (write.committed) write.committed(committed.ok() ? write.status : committed);
       }
@@ -340,6 +356,7 @@ class Store::Impl {
   std::uint64_t committed_seq_ = 0;       // guarded by mu_: writes ever committed or failed
   Status failure_;                        // guarded by mu_: first failed commit since Flush
   bool stopping_ = false;                 // guarded by mu_
+  std::atomic<std::uint64_t> failed_batches_{0};  // written by the writer thread only
 
   // Last: starts once everything it uses exists.
   std::thread writer_;
@@ -373,9 +390,8 @@ void Store::Write(std::string what, WriteJob job, Committed committed) {
   impl_->Write(std::move(what), std::move(job), std::move(committed));
 }
 
-// The queue is committed in order, so an empty write's commit is the commit of all before it.
 void Store::AfterQueuedWrites(std::string what, Committed done) {
-  impl_->Write(std::move(what), [](SQLite::Database&) {}, std::move(done));
+  impl_->AfterQueuedWrites(std::move(what), std::move(done));
 }
 
 Status Store::Flush() { return impl_->Flush(); }

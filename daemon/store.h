@@ -49,9 +49,10 @@ class Store {
   // durable (OK), or with why the job or its commit failed. It must not block: post elsewhere.
   using Committed = std::function<void(Status)>;
   void Write(std::string what, WriteJob job, Committed committed);
-  // `done` runs on the writer thread once every write queued before this call is committed (OK),
-  // or with why the transaction holding the last of them failed. For answers that promise what
-  // they report is on disk, as a sandbox's create and delete do. Never blocks.
+  // `done` runs on the writer thread once every write queued before this call has been through a
+  // commit: OK when all of those commits succeeded, else an error (the failure itself is logged).
+  // For answers that promise what they report is on disk, as a sandbox's create and delete do.
+  // Never blocks.
   void AfterQueuedWrites(std::string what, Committed done);
 
   // Blocks until every write queued before the call is committed. Returns the first failure

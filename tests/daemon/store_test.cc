@@ -517,6 +517,23 @@ TEST_F(StoreTest, AfterQueuedWritesRunsOnceEveryEarlierWriteIsCommitted) {
   EXPECT_EQ(rows_seen.get_future().get(), 3);
 }
 
+// A commit that failed before AfterQueuedWrites (here a batch of its own) fails it too: what it
+// waits for is not all on disk. A later one, after nothing failed, is OK again.
+TEST_F(StoreTest, AfterQueuedWritesFailsWhenAnEarlierBatchFailed) {
+  LogCapture logs;
+  std::unique_ptr<Store> store = OpenStore({.batch_max = 1});
+  ASSERT_NE(store, nullptr);
+  std::promise<Status> after_failure, after_recovery;
+  store->Write("rolls back everything", [](SQLite::Database& db) { db.exec("ROLLBACK"); });
+  store->AfterQueuedWrites("after the failure", [&](Status status) { after_failure.set_value(status); });
+  const Status failed = after_failure.get_future().get();
+  EXPECT_EQ(failed.code(), Code::kIoError);
+  EXPECT_THAT(failed.message(), HasSubstr("a batch of earlier writes failed to commit"));
+  EXPECT_EQ(store->Flush().code(), Code::kIoError);
+  store->AfterQueuedWrites("after nothing failed", [&](Status status) { after_recovery.set_value(status); });
+  EXPECT_OK(after_recovery.get_future().get());
+}
+
 TEST_F(StoreTest, TrajectorySeqIsMonotonicAndNeverReused) {
   const auto add_trajectory = [](Store& store, const std::string& episode) {
     store.Write("add " + episode, [episode](SQLite::Database& db) {
