@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rock-trainer learning ALFWorld on the CPU: the success rate of the trained policy against the
-# random agent (the same pipeline with --lr 0: the untrained policy is near-uniform over the
-# admissible commands), on the same generated tasks, rockd and flags. Prints a markdown block
+# random agent (the same pipeline with --lr 0 and no --imitation: the untrained policy is
+# near-uniform over the admissible commands), on the same generated tasks, rockd and flags. Prints a markdown block
 # for docs/BENCHMARKS.md: the budget, the machine, the command, the table and the curve.
 #
 # Environment (defaults in brackets):
@@ -16,9 +16,9 @@ rockd=${ROCKD:-$root/build/bin/rockd}
 trainer=${ROCK_TRAINER:-$root/build/bin/rock-trainer}
 learn_s=${LEARN_SECONDS:-1800}
 random_s=${RANDOM_SECONDS:-300}
-flags=${TRAINER_FLAGS:-"--env alfworld --task-types pick_and_place_simple --max-steps 30 --algo grpo --lr 0.01 \
---ppo-epochs 2 --temperature 0.05 --dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 --prompt-bytes 128 \
---train-candidates 3 --group-size 8 --batch-groups 2"}
+flags=${TRAINER_FLAGS:-"--env alfworld --task-types pick_and_place_simple --max-steps 30 --algo grpo --lr 0.003 \
+--imitation 1 --ppo-epochs 1 --temperature 0.05 --dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 \
+--prompt-bytes 128 --history 1 --train-candidates 3 --group-size 4 --batch-groups 1"}
 for binary in "$rockd" "$trainer"; do
   [[ -x $binary ]] || { echo "trainer_learning: $binary not built (run make build)" >&2; exit 1; }
 done
@@ -31,7 +31,7 @@ trap cleanup_rockd EXIT
 start_rockd
 
 # shellcheck disable=SC2086 # flags is a word list
-"$trainer" --endpoint "127.0.0.1:$port" --name random $(sed -E 's/--lr [^ ]+//' <<<"$flags") --lr 0 \
+"$trainer" --endpoint "127.0.0.1:$port" --name random $(sed -E 's/--(lr|imitation) [^ ]+//g' <<<"$flags") --lr 0 \
   --time-limit "$random_s" --quiet \
   --summary "$work/random.json"
 # shellcheck disable=SC2086
@@ -57,7 +57,7 @@ print(f"- machine: {os.cpu_count()} cores, {model}, {platform.system()} {platfor
 print(f"- budget: {learn_s:.0f} s wall clock for the trained run (rock-trainer used {trained['cpu_s']:.0f} s of CPU;"
       f" rockd and its sandboxes ran beside it), {trained['versions']} updates")
 print(f"- command: `bench/trainer_learning.sh` (`make bench`), both runs with `{flags}`;"
-      " the random agent adds `--lr 0`\n")
+      " the random agent drops `--imitation` and sets `--lr 0`\n")
 print("| policy | episodes | success rate | mean progress reward |")
 print("|---|---:|---:|---:|")
 n, s, r = rate(random["curve"])
@@ -66,13 +66,15 @@ n, s, r = rate(curve[: max(1, len(curve) // 5)])
 print(f"| trained, first fifth of the updates | {n} | {100 * s:.1f}% | {r:.2f} |")
 n, s, r = rate(tail)
 print(f"| trained, last fifth of the updates | {n} | {100 * s:.1f}% | {r:.2f} |")
-print("\nThe curve (every tenth of the run, 5 updates pooled each):\n")
-print("| update | elapsed s | success rate | mean progress reward |")
-print("|---:|---:|---:|---:|")
+print("\nThe curve (the run in tenths, each tenth's updates pooled):\n")
+print("| update | elapsed s | success rate | mean progress reward | expert agreement |")
+print("|---:|---:|---:|---:|---:|")
 step = max(1, len(curve) // 10)
 for i in range(0, len(curve), step):
-    window = curve[i:i + 5]
+    window = curve[i:i + step]
     n, s, r = rate(window)
-    print(f"| {curve[i]['step']} | {curve[i]['elapsed_s']:.0f} | {100 * s:.1f}% | {r:.2f} |")
+    agreement = [p["expert_agreement"] for p in window if "expert_agreement" in p]
+    shown = f"{100 * sum(agreement) / len(agreement):.0f}%" if agreement else "–"
+    print(f"| {curve[i]['step']} | {curve[i]['elapsed_s']:.0f} | {100 * s:.1f}% | {r:.2f} | {shown} |")
 PY
 stop_rockd

@@ -17,7 +17,7 @@ namespace rock::alfworld {
 namespace {
 
 constexpr std::string_view kFields[] = {"type",      "seed",             "split", "index", "gamefile",
-                                        "max_steps", "alfworld_version", "reward"};
+                                        "max_steps", "alfworld_version", "reward", "expert"};
 
 // Commands the expert may take to finish from any state; a plan longer than this counts as
 // unreachable for the progress reward (the expert needs at most a few dozen).
@@ -36,6 +36,7 @@ struct TaskRequest {
   int max_steps = kDefaultMaxSteps;
   Grammar grammar = Grammar::kV04;
   bool progress_reward = false;
+  bool expert = false;
 };
 
 // "0.3", "0.3.2", "0.4", ...: versions before 0.4 use the old grammar.
@@ -107,6 +108,11 @@ StatusOr<TaskRequest> ParseTask(const nlohmann::json& task, uint64_t seed) {
     const nlohmann::json& v = task.at("reward");
     if (!v.is_string() || (v != "won" && v != "progress")) return FieldError("reward", "\"won\" or \"progress\"");
     req.progress_reward = v == "progress";
+  }
+  if (task.contains("expert")) {
+    const nlohmann::json& v = task.at("expert");
+    if (!v.is_boolean()) return FieldError("expert", "true or false");
+    req.expert = v.get<bool>();
   }
   if (!req.gamefile.empty()) {
     if (req.type || req.split || req.seed || req.index) {
@@ -256,6 +262,7 @@ StatusOr<envs::ResetResult> AlfworldEnv::Reset(const nlohmann::json& task, uint6
   steps_ = 0;
   done_ = engine_->won();
   progress_reward_ = req.progress_reward;
+  expert_ = req.expert;
   if (progress_reward_) best_plan_length_ = plan_length_ = ExpertPlanLength();
   envs::ResetResult result;
   result.observation = engine_->observation();
@@ -298,6 +305,10 @@ nlohmann::json AlfworldEnv::Info() {
   info["task"] = engine_->game().task_text;
   info["game_id"] = engine_->game().id;
   if (progress_reward_) info["expert_plan_length"] = plan_length_;
+  if (expert_ && !done_) {
+    std::string command = ExpertCommand(*engine_);
+    if (!command.empty()) info["expert_action"] = std::move(command);
+  }
   if (!gamefile_.empty()) info["gamefile"] = gamefile_;
   return info;
 }

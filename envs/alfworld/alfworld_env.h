@@ -11,7 +11,9 @@
 // command by which a step brought the expert's plan to the goal below its shortest so far, else
 // 0: the return is how far the episode got, so an RL agent learns from every episode, not only
 // from the rare win, and a detour or mistake costs only the steps it takes; info then carries
-// expert_plan_length).
+// expert_plan_length) and "expert": true (info carries expert_action, the oracle expert's next
+// command, whenever it has one: the label an imitation learner trains on, like ALFWorld's
+// expert_plan extra; it sees the whole state, so a policy never reads it as input).
 // `seed` of Reset stands in for a missing task seed. info carries admissible_commands, won,
 // task (the task text), game_id and, for files, gamefile.
 #pragma once
@@ -54,6 +56,7 @@ class AlfworldEnv : public envs::Env {
   int steps_ = 0;
   bool done_ = true;
   bool progress_reward_ = false;
+  bool expert_ = false;
   int plan_length_ = 0;
   int best_plan_length_ = 0;
 };

@@ -1,6 +1,7 @@
 // AlfworldEnv: the Env contract (reset/step, rewards, limits, determinism) and task JSON errors.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -132,6 +133,35 @@ TEST(AlfworldEnv, ProgressRewardFollowsTheExpertPlan) {
     if (saw_detour) break;
   }
   EXPECT_TRUE(saw_detour) << "no wrong pick-up found";
+}
+
+TEST(AlfworldEnv, ExpertActionOnRequestWinsWhenFollowedFromAnyState) {
+  for (TaskType type : kAllTaskTypes) {
+    AlfworldEnv env;
+    const json task = {{"type", TaskTypeName(type)}, {"seed", 7}, {"expert", true}, {"max_steps", 200}};
+    auto reset = env.Reset(task, 0);
+    ASSERT_TRUE(reset.ok()) << reset.status().ToString();
+    // A detour first: the label is the expert's plan from where the episode is, not a script.
+    const std::vector<std::string> first = Commands(reset->info);
+    auto s = env.Step(first.front());
+    ASSERT_TRUE(s.ok());
+    int steps = 1;
+    while (!s->terminated && steps < 100) {
+      ASSERT_TRUE(s->info.contains("expert_action")) << TaskTypeName(type) << " after " << steps;
+      const std::string expert = s->info.at("expert_action");
+      const std::vector<std::string> admissible = Commands(s->info);
+      EXPECT_NE(std::find(admissible.begin(), admissible.end(), expert), admissible.end()) << expert;
+      s = env.Step(expert);
+      ASSERT_TRUE(s.ok());
+      steps++;
+    }
+    EXPECT_TRUE(s->terminated) << TaskTypeName(type);
+    EXPECT_FALSE(s->info.contains("expert_action")) << "the episode has ended";
+  }
+  AlfworldEnv plain;
+  auto reset = plain.Reset({{"type", "pick_and_place_simple"}, {"seed", 7}}, 0);
+  ASSERT_TRUE(reset.ok());
+  EXPECT_FALSE(reset->info.contains("expert_action")) << "only on request";
 }
 
 TEST(AlfworldEnv, StepLimitCountsEveryStepAndTruncates) {
@@ -306,6 +336,7 @@ TEST(AlfworldEnv, MalformedTasksNameTheField) {
       {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"sede", 2}}, "task.sede"},
       {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"reward", "dense"}}, "task.reward"},
       {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"reward", 1}}, "task.reward"},
+      {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"expert", "yes"}}, "task.expert"},
       {{{"gamefile", ""}}, "task.gamefile"},
       {{{"gamefile", "/x"}, {"type", "pick_and_place_simple"}}, "task.gamefile"},
   };

@@ -248,7 +248,8 @@ async function runTrainer(reports) {
 
 test("the charts render with live data", async () => {
   const reports = [1, 2, 3].map((step) => ({
-    step, policy_version: 7 + step, reward_mean: 0.2 * step, success_rate: 0.25 * step, loss: 1.5 / step,
+    step, policy_version: 7 + step, reward_mean: 0.2 * step, success_rate: 0.25 * step, expert_agreement: 0.3 * step,
+    loss: 1.5 / step,
     tokens_per_s: 1000 + 100 * step, staleness: step - 1,
     success_by_type: { pick_and_place_simple: 0.3 * step, look_at_obj_in_light: 0.1 * step },
   }));

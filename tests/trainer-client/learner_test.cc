@@ -91,6 +91,45 @@ TEST(Learner, ZeroAdvantageCostsNothingAndChangesNothing) {
   EXPECT_EQ((*model)->DownloadParams(), before);
 }
 
+// DAgger's label: with advantage 0 the RL term is silent, and imitation alone moves the policy
+// onto the expert's candidate, not the one the actor chose; without --imitation it stays put.
+TEST_P(LearnerTest, ImitationMovesThePolicyToTheExpertsCandidate) {
+  policy::CpuBackend cpu;
+  auto model = policy::Model::Create(cpu, SmallConfig(), 5);
+  ASSERT_TRUE(model.ok());
+  policy::AdamW optimizer(**model, {.lr = 1e-2f, .min_lr = 1e-2f, .warmup_steps = 0, .weight_decay = 0.0f});
+  Learner learner(**model, optimizer,
+                  {.epochs = 1, .temperature = kTemperature, .train_candidates = GetParam(), .imitation = 1.0, .seed = 3});
+  Sample sample = CandidateSample(**model, 2, 0.0);
+  sample.expert = 5;
+  Sample expert_view = sample;
+  expert_view.chosen = sample.expert;
+  const double before = LogPi(**model, expert_view);
+  const double chosen_before = LogPi(**model, sample);
+  double first_loss = 0;
+  for (int i = 0; i < 10; i++) {
+    auto stats = learner.Update({sample});
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(stats->labelled, 1);
+    if (i == 0) first_loss = stats->imitation_loss;
+  }
+  EXPECT_NEAR(first_loss, -before, 1e-4) << "the loss is -log pi(expert) before the update";
+  EXPECT_GT(LogPi(**model, expert_view), before + 0.5) << "train_candidates " << GetParam();
+  EXPECT_LT(LogPi(**model, sample), chosen_before) << "the actor's own choice loses mass";
+
+  sample.expert = 8;  // past the candidates: a label that cannot be trained on is an error
+  EXPECT_FALSE(learner.Update({sample}).ok());
+
+  policy::AdamW plain_optimizer(**model, {.lr = 1e-2f, .warmup_steps = 0, .weight_decay = 0.0f});
+  Learner plain(**model, plain_optimizer, {.temperature = kTemperature, .train_candidates = GetParam()});
+  sample.expert = 5;
+  const std::vector<float> params = (*model)->DownloadParams();
+  auto stats = plain.Update({sample});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->tokens, 0);
+  EXPECT_EQ((*model)->DownloadParams(), params);
+}
+
 TEST(Learner, GeneratedActionsFollowTheAdvantageTokenByToken) {
   policy::CpuBackend cpu;
   auto model = policy::Model::Create(cpu, SmallConfig(), 9);
@@ -147,6 +186,18 @@ TEST(Prompt, ShowsTheTaskAndTheNewestTurnsWithinTheBudget) {
   EXPECT_EQ(tight.find("go to fridge 1"), std::string::npos);
   EXPECT_EQ(tight.find("middle of a room"), std::string::npos);
   EXPECT_EQ(tight.substr(tight.size() - 2), "> ");
+  // A long current turn cuts its own observation, never the task: the policy always knows what
+  // it is for.
+  Transcript long_turn = t;
+  long_turn.turns.push_back({"go to countertop 1",
+                             "You arrive at countertop 1. On the countertop 1, you see a apple 2, a bread 1, "
+                             "a butterknife 3, a cup 1, a fork 2, a knife 1, a lettuce 1, and a mug 2."});
+  const std::string cut = BuildPrompt(long_turn, {.history = 1, .obs_bytes = 96, .prompt_bytes = 128});
+  EXPECT_LE(cut.size(), 128u) << cut;
+  EXPECT_GE(cut.size(), 120u) << "the observation takes what the task leaves: " << cut;
+  EXPECT_EQ(cut.rfind("task: put a clean apple in fridge\n> go to countertop 1\nYou arrive at countertop 1. On", 0), 0u)
+      << cut;
+  EXPECT_EQ(cut.substr(cut.size() - 3), "\n> ");
   // Without a task text, the reset's observation leads.
   const std::string bare = BuildPrompt({.turns = {{"", "Pull one arm."}}}, {});
   EXPECT_EQ(bare, "Pull one arm.\n> ");

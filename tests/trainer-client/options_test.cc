@@ -32,7 +32,7 @@ TEST(TrainerOptions, DefaultsTrainAlfworldAsynchronouslyAgainstLocalRockd) {
 TEST(TrainerOptions, FlagsSetWhatTheySay) {
   auto o = Parse({"--endpoint", "10.0.0.2:9000", "--endpoint", "[::1]:81", "--encoding", "msgpack", "--algo", "ppo",
                   "--correction", "decoupled", "--alpha", "0", "--task", R"({"arms": ["a"], "rewards": [1]})",
-                  "--env", "bandit", "--lr", "0"});
+                  "--env", "bandit", "--lr", "0", "--imitation", "0.5"});
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   ASSERT_EQ(o->endpoints.size(), 2u);
   EXPECT_EQ(o->endpoints[1].host, "::1");
@@ -42,6 +42,7 @@ TEST(TrainerOptions, FlagsSetWhatTheySay) {
   EXPECT_EQ(o->loss.correction, rl::OffPolicyCorrection::kDecoupled);
   EXPECT_EQ(o->alpha, 0);
   EXPECT_EQ(o->task["arms"][0], "a");
+  EXPECT_EQ(o->imitation, 0.5);
   // --lr 0 is the random-agent baseline: the schedule must not climb back to --min-lr.
   EXPECT_EQ(o->adamw.lr, 0.0f);
   EXPECT_EQ(o->adamw.min_lr, 0.0f);
@@ -57,6 +58,7 @@ TEST(TrainerOptions, MalformedValuesAreRefusedWithTheFlag) {
            {{"--lr", "0.001", "--min-lr", "0.01"}, "--min-lr"},
            {{"--prompt-bytes", "250", "--max-seq", "256"}, "--prompt-bytes"},
            {{"--heads", "3"}, "model"},
+           {{"--imitation", "1", "--action", "generate"}, "--imitation"},
            {{"--credits", "15", "--alpha", "1", "--batch-groups", "2", "--group-size", "4"}, "--credits"},
        }) {
     auto o = Parse(args);

@@ -87,7 +87,7 @@ TEST(RockTrainer, HelpDocumentsEveryFlagAndBadFlagsFail) {
   const std::string text = help->Log();
   for (const char* flag : {"--endpoint", "--token", "--encoding", "--env", "--task", "--group-size", "--redundancy",
                            "--batch-groups", "--action", "--algo", "--alpha", "--correction", "--ppo-epochs", "--lr",
-                           "--checkpoint-dir", "--versions", "--ledger", "--summary"}) {
+                           "--checkpoint-dir", "--versions", "--ledger", "--summary", "--imitation"}) {
     EXPECT_NE(text.find(flag), std::string::npos) << flag;
   }
   auto bad = ChildProcess::Start(ROCK_TRAINER_BINARY, {"--alpha", "-1"});
@@ -118,6 +118,36 @@ TEST(RockTrainer, LearnsTheBanditAndReportsToRockd) {
   ASSERT_EQ(reports.json().at("reports").size(), 20u);
   EXPECT_EQ(reports.json().at("reports").back().at("metrics").at("policy_version"), 20);
   ExpectEachTrajectoryConsumedOnce(ReadLedger(dir.path() + "/ledger.jsonl"), rockd->port(), "bandit-learner");
+}
+
+// The expert's labels travel env -> rock-env -> rockd -> trainer: every update reports how often
+// the policy agreed with them and the imitation loss it trained; without --imitation, neither.
+TEST(RockTrainer, ImitationTrainsOnTheAlfworldExpertsLabelsThroughRockd) {
+  auto rockd = RockdProcess::Start({});
+  ASSERT_TRUE(rockd);
+  for (const bool imitate : {true, false}) {
+    TempDir dir;
+    std::vector<std::string> args = {"--endpoint", "127.0.0.1:" + std::to_string(rockd->port()), "--name",
+                                     imitate ? "imitator" : "plain", "--env", "alfworld", "--task-types",
+                                     "pick_and_place_simple", "--max-steps", "6", "--group-size", "2",
+                                     "--batch-groups", "1", "--dim", "16", "--layers", "1", "--heads", "2",
+                                     "--kv-heads", "1", "--hidden", "32", "--prompt-bytes", "64", "--train-candidates",
+                                     "3", "--versions", "3", "--summary", dir.path() + "/summary.json", "--quiet"};
+    if (imitate) args.insert(args.end(), {"--imitation", "1"});
+    const json summary = RunTrainer(args, dir.path());
+    ASSERT_EQ(summary.at("curve").size(), 3u) << summary.dump();
+    for (const json& point : summary.at("curve")) {
+      if (!imitate) {
+        EXPECT_FALSE(point.contains("expert_agreement")) << point.dump();
+        continue;
+      }
+      ASSERT_TRUE(point.contains("expert_agreement")) << point.dump();
+      EXPECT_GE(point.at("expert_agreement").get<double>(), 0.0);
+      EXPECT_LE(point.at("expert_agreement").get<double>(), 1.0);
+      // -log pi(expert) of a near-uniform policy over a dozen or more commands.
+      EXPECT_GT(point.at("imitation_loss").get<double>(), 1.0) << point.dump();
+    }
+  }
 }
 
 TEST(RockTrainer, SynchronousModeTrainsOnlyOnTheCurrentVersion) {

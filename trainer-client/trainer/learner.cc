@@ -1,5 +1,6 @@
 #include "trainer-client/trainer/learner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -18,30 +19,33 @@ StatusOr<double> Learner::CurrentLogProb(const Sample& sample, std::vector<doubl
   return (*log_pi)[static_cast<size_t>(sample.chosen)];
 }
 
-StatusOr<int64_t> Learner::BackwardCandidates(const Sample& sample, const std::vector<double>& pi, double coef) {
+Status Learner::AddCandidateRows(const Sample& sample, const std::vector<double>& pi, int target, double coef,
+                                 std::map<size_t, double>* rows) {
   const size_t n = sample.candidates.size();
-  const size_t chosen = static_cast<size_t>(sample.chosen);
-  // Row weights w_c of L = -coef * log pi(chosen): exact over all candidates when they fit,
+  // Row weights w_c of L = -coef * log pi(target): exact over all candidates when they fit,
   // else d log pi(a) = dz_a - E_pi[dz_c] with the expectation over draws from pi.
-  std::map<size_t, double> rows;
   if (n <= static_cast<size_t>(config_.train_candidates)) {
     std::vector<int> lengths;
     for (const std::vector<int>& c : sample.candidates) lengths.push_back(static_cast<int>(c.size()));
-    auto exact = policy::CandidateTokenWeights(lengths, pi, sample.chosen, coef, config_.temperature);
+    auto exact = policy::CandidateTokenWeights(lengths, pi, target, coef, config_.temperature);
     if (!exact.ok()) return exact.status();
-    for (size_t c = 0; c < n; c++) rows[c] = (*exact)[c];
-  } else {
-    const auto per_token = [&](size_t c) {
-      return 1.0 / (static_cast<double>(sample.candidates[c].size()) * config_.temperature);
-    };
-    const int draws = config_.train_candidates - 1;
-    std::discrete_distribution<size_t> draw(pi.begin(), pi.end());
-    rows[chosen] += coef * per_token(chosen);
-    for (int d = 0; d < draws; d++) {
-      const size_t c = draw(rng_);
-      rows[c] -= coef / draws * per_token(c);
-    }
+    for (size_t c = 0; c < n; c++) (*rows)[c] += (*exact)[c];
+    return Status::Ok();
   }
+  const auto per_token = [&](size_t c) {
+    return 1.0 / (static_cast<double>(sample.candidates[c].size()) * config_.temperature);
+  };
+  const int draws = config_.train_candidates - 1;
+  std::discrete_distribution<size_t> draw(pi.begin(), pi.end());
+  (*rows)[static_cast<size_t>(target)] += coef * per_token(static_cast<size_t>(target));
+  for (int d = 0; d < draws; d++) {
+    const size_t c = draw(rng_);
+    (*rows)[c] -= coef / draws * per_token(c);
+  }
+  return Status::Ok();
+}
+
+StatusOr<int64_t> Learner::BackwardRows(const Sample& sample, const std::map<size_t, double>& rows) {
   std::vector<std::vector<int>> candidates;
   std::vector<double> weights;
   for (const auto& [c, w] : rows) {
@@ -69,7 +73,8 @@ StatusOr<UpdateStats> Learner::Update(const std::vector<Sample>& samples) {
     model_.ZeroGrad();
     for (size_t i = 0; i < samples.size(); i++) {
       const Sample& sample = samples[i];
-      if (sample.advantage == 0.0) continue;
+      const bool imitate = config_.imitation > 0.0 && !sample.generated && sample.expert >= 0;
+      if (sample.advantage == 0.0 && !imitate) continue;
       if (sample.generated) {
         // Token-level terms: the current log-probs come from the forward that also trains.
         const std::vector<int>& generated = sample.candidates.front();
@@ -115,14 +120,34 @@ StatusOr<UpdateStats> Learner::Update(const std::vector<Sample>& samples) {
         clipped += term.clipped ? 1 : 0;
         weight_sum += term.weight;
       }
-      if (term.dloss_dlogp == 0.0) continue;
       // L = -coef * log pi(chosen) has dL/dlogp = -coef.
-      auto tokens = BackwardCandidates(sample, pi, -term.dloss_dlogp * scale);
+      std::map<size_t, double> rows;
+      if (term.dloss_dlogp != 0.0) {
+        if (Status s = AddCandidateRows(sample, pi, sample.chosen, -term.dloss_dlogp * scale, &rows); !s.ok()) {
+          return s.WithContext("update");
+        }
+      }
+      if (imitate) {
+        if (sample.expert >= static_cast<int>(sample.candidates.size())) {
+          return InvalidArgument("update: expert candidate " + std::to_string(sample.expert) + " of " +
+                                 std::to_string(sample.candidates.size()));
+        }
+        if (epoch == 0) {
+          stats.imitation_loss -= std::log(std::max(pi[static_cast<size_t>(sample.expert)], 1e-300));
+          stats.labelled++;
+        }
+        if (Status s = AddCandidateRows(sample, pi, sample.expert, config_.imitation * scale, &rows); !s.ok()) {
+          return s.WithContext("update");
+        }
+      }
+      if (rows.empty()) continue;
+      auto tokens = BackwardRows(sample, rows);
       if (!tokens.ok()) return tokens.status().WithContext("update");
       stats.tokens += *tokens;
     }
     stats.grad_norm = optimizer_.Step();
   }
+  if (stats.labelled > 0) stats.imitation_loss /= stats.labelled;
   if (terms > 0) {
     stats.clipped = static_cast<double>(clipped) / static_cast<double>(terms);
     stats.weight_mean = weight_sum / static_cast<double>(terms);

@@ -8,9 +8,13 @@
 // (policy/candidate_policy.h). Its gradient needs every candidate's row; with more candidates
 // than `train_candidates`, the expectation over the others is estimated from rows sampled from
 // the policy itself (unbiased, and a step costs train_candidates rows instead of all of them).
+// With `imitation` > 0 a scoring sample that carries the env's expert choice also trains
+// imitation * -log pi(expert) (DAgger: the policy acts, the expert labels the states it visits),
+// through the same rows; such a sample trains even when its advantage is 0.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -25,6 +29,7 @@ struct Sample {
   std::vector<int> prompt;
   std::vector<std::vector<int>> candidates;  // generation: exactly one, the generated tokens
   int chosen = 0;
+  int expert = -1;  // scoring: the candidate the env's expert would take; -1: none given
   std::vector<float> behaviour;  // scoring: {log pi(chosen)}; generation: one per generated token
   int64_t version = 0;           // the policy version that acted
   double advantage = 0.0;
@@ -36,6 +41,7 @@ struct LearnerConfig {
   int epochs = 1;
   double temperature = 0.1;
   int train_candidates = 6;
+  double imitation = 0.0;  // weight of -log pi(expert)
   uint64_t seed = 1;
 };
 
@@ -44,6 +50,8 @@ struct UpdateStats {
   double clipped = 0.0;       // share of terms on the clipped branch, first epoch
   double weight_mean = 0.0;   // mean importance weight
   double grad_norm = 0.0;     // of the last epoch, before clipping
+  double imitation_loss = 0.0;  // mean -log pi(expert) over the labelled samples, first epoch
+  int labelled = 0;             // samples with an expert choice
   int64_t tokens = 0;         // rows x positions trained, all epochs
   int samples = 0;
 };
@@ -51,15 +59,18 @@ struct UpdateStats {
 class Learner {
  public:
   Learner(policy::Model& model, policy::AdamW& optimizer, LearnerConfig config);
-  // One optimizer step per epoch over all samples; samples with advantage 0 add nothing and
-  // cost nothing.
+  // One optimizer step per epoch over all samples; samples with advantage 0 and no expert label
+  // (or no imitation) add nothing and cost nothing.
   StatusOr<UpdateStats> Update(const std::vector<Sample>& samples);
 
  private:
   // log pi(chosen) under the current weights.
   StatusOr<double> CurrentLogProb(const Sample& sample, std::vector<double>* pi);
-  // Accumulates the gradient of coef * -log pi(chosen); returns the tokens it trained.
-  StatusOr<int64_t> BackwardCandidates(const Sample& sample, const std::vector<double>& pi, double coef);
+  // Adds the row weights of L = coef * -log pi(target) to `rows` (candidate -> weight).
+  Status AddCandidateRows(const Sample& sample, const std::vector<double>& pi, int target, double coef,
+                          std::map<size_t, double>* rows);
+  // Accumulates the gradient of the rows' weighted token losses; returns the tokens it trained.
+  StatusOr<int64_t> BackwardRows(const Sample& sample, const std::map<size_t, double>& rows);
 
   policy::Model& model_;
   policy::AdamW& optimizer_;

@@ -108,6 +108,10 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
   app.add_option("--correction", correction,
                  "off-policy correction: none (clip against the behaviour policy), decoupled, tis (decoupled, weight capped)")
       ->check(CLI::IsMember({"none", "decoupled", "tis"}))->capture_default_str()->group("learning");
+  app.add_option("--imitation", o.imitation,
+                 "weight of imitating the env's expert beside the RL loss (DAgger: the policy acts, the expert's "
+                 "info.expert_action labels each state; ALFWorld tasks then ask for it with task.expert); 0: pure RL")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group("learning");
   app.add_option("--is-cap", o.loss.is_cap, "cap of the importance weight for tis")
       ->check(CLI::PositiveNumber)->capture_default_str()->group("learning");
   app.add_option("--clip-eps", o.loss.clip_eps, "PPO clip range")->check(CLI::Range(0.0, 1.0))
@@ -167,6 +171,9 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
       {"decoupled", rl::OffPolicyCorrection::kDecoupled},
       {"tis", rl::OffPolicyCorrection::kTruncatedIs}};
   o.loss.correction = kCorrections.at(correction);
+  if (o.imitation > 0.0 && o.action == ActionMode::kGenerate) {
+    return InvalidArgument("--imitation trains on scored candidates; it needs --action score or auto");
+  }
   if (Status valid = policy::Validate(o.model); !valid.ok()) return valid.WithContext("model");
   // Every trajectory of every group that may be in flight must fit the window, or groups wait
   // for members that cannot be delivered while their other members hold every credit.

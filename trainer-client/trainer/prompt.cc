@@ -31,22 +31,33 @@ std::string Squeeze(const std::string& text, size_t limit) {
 std::string BuildPrompt(const Transcript& transcript, const PromptLimits& limits) {
   const size_t budget = static_cast<size_t>(limits.prompt_bytes);
   const size_t obs_bytes = static_cast<size_t>(limits.obs_bytes);
-  std::string head = transcript.task.empty() ? "" : "task: " + Squeeze(transcript.task, budget / 3) + "\n";
-  // Newest turn first, until the history or the budget runs out; the current turn always shows.
-  std::vector<std::string> shown;
-  size_t used = head.size() + 2;
-  const int newest = static_cast<int>(transcript.turns.size()) - 1;
-  for (int i = newest; i >= 0 && i >= newest - limits.history; i--) {
-    const Turn& turn = transcript.turns[static_cast<size_t>(i)];
-    std::string text = (turn.action.empty() ? "" : "> " + turn.action + "\n") + Squeeze(turn.observation, obs_bytes) + "\n";
-    if (i != newest && used + text.size() > budget) break;
-    used += text.size();
-    shown.push_back(std::move(text));
+  const std::string head = transcript.task.empty() ? "" : "task: " + Squeeze(transcript.task, budget / 3) + "\n";
+  const auto action_line = [](const Turn& turn) { return turn.action.empty() ? "" : "> " + turn.action + "\n"; };
+  std::string current;
+  if (!transcript.turns.empty()) {
+    // The task stays whole: every action is for it. The current observation gets what is left,
+    // from its start, where "You arrive at X. On the X, you see ..." is.
+    const Turn& turn = transcript.turns.back();
+    current = action_line(turn);
+    const size_t fixed = head.size() + current.size() + 1 + 2;  // its newline, and "> "
+    const size_t room = budget > fixed ? budget - fixed : 0;
+    current += Squeeze(turn.observation, std::min(obs_bytes, room)) + "\n";
   }
-  std::string prompt = std::move(head);
-  for (auto it = shown.rbegin(); it != shown.rend(); ++it) prompt += *it;
-  prompt += "> ";
-  // Over budget only when the current turn alone is: keep its end, where the latest text is.
+  // Earlier turns, newest first, while the history and the budget allow.
+  std::vector<std::string> earlier;
+  size_t used = head.size() + current.size() + 2;
+  const int newest = static_cast<int>(transcript.turns.size()) - 1;
+  for (int i = newest - 1; i >= 0 && i >= newest - limits.history; i--) {
+    const Turn& turn = transcript.turns[static_cast<size_t>(i)];
+    std::string text = action_line(turn) + Squeeze(turn.observation, obs_bytes) + "\n";
+    if (used + text.size() > budget) break;
+    used += text.size();
+    earlier.push_back(std::move(text));
+  }
+  std::string prompt = head;
+  for (auto it = earlier.rbegin(); it != earlier.rend(); ++it) prompt += *it;
+  prompt += current + "> ";
+  // Over budget only when the task and the current action alone are: keep the end.
   if (prompt.size() > budget) prompt.erase(0, prompt.size() - budget);
   return prompt;
 }

@@ -1,5 +1,6 @@
 // What the policy reads: the task, then the most recent turns of the episode, ending where the
-// action goes. Candidates are scored (or generated) right after the prompt, each ended by a
+// action goes. The task and the current turn always show (its observation cut to fit); older
+// turns fill what is left. Candidates are scored (or generated) right after the prompt, each ended by a
 // newline so that "take apple 1" and "take apple 10" differ.
 #pragma once
 

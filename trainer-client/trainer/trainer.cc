@@ -103,6 +103,7 @@ struct Decision {
   std::string episode;
   int step = 0;  // of the act to send
   std::vector<std::string> commands;
+  std::string expert;  // the env's expert's command (info.expert_action), when it gave one
 };
 
 }  // namespace
@@ -201,7 +202,7 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options) {
   state->optimizer = std::make_unique<policy::AdamW>(*state->learner_model, o.adamw);
   state->learner = std::make_unique<Learner>(
       *state->learner_model, *state->optimizer,
-      LearnerConfig{o.loss, o.ppo_epochs, o.temperature, o.train_candidates, o.seed + 7});
+      LearnerConfig{o.loss, o.ppo_epochs, o.temperature, o.train_candidates, o.imitation, o.seed + 7});
   const size_t n = o.endpoints.size();
   state->streams.resize(n);
   if (!o.checkpoint_dir.empty()) {
@@ -314,6 +315,7 @@ void Trainer::State::StartGroups() {
       request.task["type"] = type;
       request.task["seed"] = seed;
       request.task["reward"] = o.reward;
+      if (o.imitation > 0.0) request.task["expert"] = true;
     }
     request.seed = seed;
     if (o.max_steps > 0) request.max_steps = o.max_steps;
@@ -437,7 +439,10 @@ void Trainer::State::HandleObs(size_t client, const json& obs, std::vector<Decis
     it->second.transcript.turns.push_back({actions.empty() ? "" : actions.back(), obs.value("observation", "")});
   }
   if (obs.value("terminated", false) || obs.value("truncated", false)) return;
-  Decision decision{client, id, step + 1, {}};
+  Decision decision{client, id, step + 1, {}, {}};
+  if (const auto expert = info.find("expert_action"); expert != info.end() && expert->is_string()) {
+    decision.expert = expert->get<std::string>();
+  }
   if (info.contains("admissible_commands") && info["admissible_commands"].is_array()) {
     for (const json& c : info["admissible_commands"]) {
       if (c.is_string()) decision.commands.push_back(c.get<std::string>());
@@ -523,6 +528,10 @@ Status Trainer::State::DecideByScore(const Decision& decision, Episode& episode,
   sample.prompt = std::move(prompt);
   sample.candidates = std::move(candidates);
   sample.chosen = chosen;
+  if (!decision.expert.empty()) {
+    const auto expert = std::find(decision.commands.begin(), decision.commands.end(), decision.expert);
+    if (expert != decision.commands.end()) sample.expert = static_cast<int>(expert - decision.commands.begin());
+  }
   sample.behaviour = {static_cast<float>((*log_pi)[static_cast<size_t>(chosen)])};
   sample.version = actor_version;
   const std::string& action = decision.commands[static_cast<size_t>(chosen)];
@@ -638,6 +647,7 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
   int64_t batch_episodes = 0;
   double reward_sum = 0.0, staleness_sum = 0.0;
   int64_t successes = 0, stale_now = 0;
+  int64_t labelled = 0, agreed = 0;  // actions the expert labelled, and those it would have taken too
   std::map<std::string, std::pair<int, int>> by_type;  // successes, episodes
   for (Group& group : batch) {
     std::vector<double> returns;
@@ -658,6 +668,10 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
                           ? advantages[i]
                           : baseline.Advantage(group.type + "/" + std::to_string(t), to_go[t]);
         staleness_sum += static_cast<double>(current - s.version);
+        if (s.expert >= 0) {
+          labelled++;
+          agreed += s.expert == s.chosen ? 1 : 0;
+        }
         samples.push_back(std::move(s));
         trained_seqs.insert(m.seq);
       }
@@ -709,6 +723,10 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
                   {"grad_norm", stats->grad_norm},
                   {"trajectories_per_s", elapsed > 0 ? static_cast<double>(consumed) / elapsed : 0.0},
                   {"elapsed_s", elapsed}};
+  if (labelled > 0) {
+    metrics["expert_agreement"] = static_cast<double>(agreed) / static_cast<double>(labelled);
+    metrics["imitation_loss"] = stats->imitation_loss;
+  }
   curve.push_back(metrics);
   for (Stream& stream : streams) stream.client->Report(metrics);
   if (!o.quiet) {

@@ -1,7 +1,7 @@
 // Training: the curves of the trainers' `report` messages (stored ones from
 // GET /api/v1/trainer-reports, then trainer_report events). The metric
-// keys drawn are those of docs/dashboard.md: step, reward_mean, success_rate, success_by_type,
-// loss, tokens_per_s, staleness; policy_version is the event's (the trainer's newest).
+// keys drawn are those of docs/dashboard.md: step, reward_mean, success_rate, expert_agreement,
+// success_by_type, loss, tokens_per_s, staleness; policy_version is the event's (the trainer's newest).
 import { state } from "./store.js";
 import { h, fixed, LineChart } from "./ui.js";
 
@@ -23,7 +23,8 @@ export function createTraining(root) {
 
   const opts = (title, series) => ({ title, xTime: false, series });
   const reward = new LineChart(rewardEl, opts("reward and success rate", [
-    { label: "reward_mean", stroke: "#2563eb" }, { label: "success_rate", stroke: "#16a34a" }]));
+    { label: "reward_mean", stroke: "#2563eb" }, { label: "success_rate", stroke: "#16a34a" },
+    { label: "expert_agreement", stroke: "#a16207" }]));
   const loss = new LineChart(lossEl, opts("loss", [{ label: "loss", stroke: "#dc2626" }]));
   const version = new LineChart(versionEl, opts("policy version and staleness", [
     { label: "policy_version", stroke: "#7c3aed" }, { label: "staleness", stroke: "#ea580c" }]));
@@ -40,7 +41,7 @@ export function createTraining(root) {
     // x: the report's step when it has one, else its position.
     const xs = reports.map((r, i) => num(r.metrics.step) ?? i);
     const col = (key) => reports.map((r) => num(r.metrics[key]));
-    reward.set([xs, col("reward_mean"), col("success_rate")]);
+    reward.set([xs, col("reward_mean"), col("success_rate"), col("expert_agreement")]);
     loss.set([xs, col("loss")]);
     version.set([xs, reports.map((r) => num(r.metrics.policy_version) ?? num(r.policy_version)), col("staleness")]);
     speed.set([xs, col("tokens_per_s")]);
