@@ -113,6 +113,7 @@ const rockd = new Rockd("main", {
 });
 let browser, page;
 const consoleErrors = [];
+const failedResponses = [];
 
 async function shot(name) {
   await page.screenshot({ path: path.join(artifacts, name + ".png"), fullPage: false });
@@ -139,6 +140,8 @@ before(async () => {
   });
   page.setDefaultTimeout(WAIT_MS);
   page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+  // The console's "Failed to load resource" does not say which: the last check names them.
+  page.on("response", (r) => { if (r.status() >= 400) failedResponses.push(`${r.status()} ${r.request().method()} ${r.url()}`); });
   page.on("pageerror", (e) => consoleErrors.push("page error: " + e.message));
 });
 
@@ -407,7 +410,7 @@ test(`a ${SANDBOXES}-sandbox table scrolls without freezing`, async () => {
 });
 
 test("no console errors over the whole session", () => {
-  assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(consoleErrors, [], `responses that failed: ${failedResponses.join(", ") || "none"}`);
 });
 
 test("with a token, the page asks for it once and keeps it for the session", async () => {

@@ -121,29 +121,26 @@ async function sampleMetrics() {
 }
 
 // A sandbox event says which sandbox moved; its full status (restarts, last_error) is read
-// again, batched: one GET per sandbox for a few, one listing for many.
-const dirty = new Set();
-let dirtyTimer = null;
-function markDirty(id) {
-  dirty.add(id);
-  if (!dirtyTimer) dirtyTimer = setTimeout(flushDirty, 200);
+// again, batched into one listing per 200 ms. Not one GET per sandbox: a sandbox deleted while
+// its GET is in flight answers 404, which the browser reports as an error although nothing is
+// wrong, and a listing cannot race a delete that way.
+let refreshTimer = null;
+let stoppedWhileListing = null;  // a Set while a listing is on its way
+function refreshSandboxesSoon() {
+  if (!refreshTimer) refreshTimer = setTimeout(flushSandboxes, 200);
 }
-async function flushDirty() {
-  dirtyTimer = null;
-  const ids = [...dirty];
-  dirty.clear();
+async function flushSandboxes() {
+  refreshTimer = null;
+  stoppedWhileListing = new Set();
   try {
-    if (ids.length > 20) return await refreshSandboxes();
-    await Promise.all(ids.map(async (id) => {
-      try {
-        state.sandboxes.set(id, await get("/api/v1/sandboxes/" + id));
-      } catch (err) {
-        if (err.status === 404) state.sandboxes.delete(id);
-      }
-    }));
+    await refreshSandboxes();
+    // The listing may predate a stop that came meanwhile: that sandbox stays gone.
+    for (const id of stoppedWhileListing) state.sandboxes.delete(id);
     changed("sandboxes");
   } catch (err) {
     state.lastError = err.message;
+  } finally {
+    stoppedWhileListing = null;
   }
 }
 
@@ -155,13 +152,12 @@ function applyEvent(event) {
   switch (event.type) {
     case "sandbox": {
       if (d.to === "stopped") {
-        // Gone for good: a refresh still queued for it would only fetch a 404.
-        dirty.delete(d.id);
         state.sandboxes.delete(d.id);
+        stoppedWhileListing?.add(d.id);
       } else {
         const known = state.sandboxes.get(d.id) || { id: d.id, env: d.env, restarts: 0, last_error: "", health: {} };
         state.sandboxes.set(d.id, { ...known, state: d.to, state_since_ms: event.ts_ms });
-        markDirty(d.id);
+        refreshSandboxesSoon();
       }
       changed("sandboxes");
       break;
