@@ -263,7 +263,8 @@ StatusOr<envs::ResetResult> AlfworldEnv::Reset(const nlohmann::json& task, uint6
   done_ = engine_->won();
   progress_reward_ = req.progress_reward;
   expert_ = req.expert;
-  if (progress_reward_) best_plan_length_ = plan_length_ = ExpertPlanLength();
+  PlanFromHere();
+  best_plan_length_ = plan_length_;
   envs::ResetResult result;
   result.observation = engine_->observation();
   result.info = Info();
@@ -279,8 +280,8 @@ StatusOr<envs::StepResult> AlfworldEnv::Step(std::string_view action) {
   result.observation = engine_->observation();
   result.terminated = outcome.won;
   result.reward = outcome.won ? 1.0 : 0.0;
+  PlanFromHere();
   if (progress_reward_) {
-    plan_length_ = outcome.won ? 0 : ExpertPlanLength();
     result.reward = std::max(0, best_plan_length_ - plan_length_);
     best_plan_length_ = std::min(best_plan_length_, plan_length_);
   }
@@ -290,10 +291,19 @@ StatusOr<envs::StepResult> AlfworldEnv::Step(std::string_view action) {
   return result;
 }
 
-int AlfworldEnv::ExpertPlanLength() const {
+void AlfworldEnv::PlanFromHere() {
+  expert_action_.clear();
+  plan_length_ = 0;
+  if (engine_->won()) return;
+  if (!progress_reward_) {
+    if (expert_) expert_action_ = ExpertCommand(*engine_);
+    return;
+  }
+  // The whole plan's first command is the expert's next one: one run of the expert for both.
   Engine copy = *engine_;
-  const size_t played = RunExpert(copy, kExpertPlanBudget).size();
-  return copy.won() ? static_cast<int>(played) : kExpertPlanBudget;
+  std::vector<std::string> plan = RunExpert(copy, kExpertPlanBudget);
+  plan_length_ = copy.won() ? static_cast<int>(plan.size()) : kExpertPlanBudget;
+  if (expert_ && !plan.empty()) expert_action_ = std::move(plan.front());
 }
 
 nlohmann::json AlfworldEnv::Info() {
@@ -305,10 +315,7 @@ nlohmann::json AlfworldEnv::Info() {
   info["task"] = engine_->game().task_text;
   info["game_id"] = engine_->game().id;
   if (progress_reward_) info["expert_plan_length"] = plan_length_;
-  if (expert_ && !done_) {
-    std::string command = ExpertCommand(*engine_);
-    if (!command.empty()) info["expert_action"] = std::move(command);
-  }
+  if (expert_ && !done_ && !expert_action_.empty()) info["expert_action"] = expert_action_;
   if (!gamefile_.empty()) info["gamefile"] = gamefile_;
   return info;
 }

@@ -44,8 +44,10 @@ class AlfworldEnv : public envs::Env {
 
  private:
   nlohmann::json Info();
-  // Commands the expert needs from the current state; kExpertPlanBudget when it cannot finish.
-  int ExpertPlanLength() const;
+  // What the expert would do from the current state, as far as the task asks: plan_length_
+  // (the commands it needs; kExpertPlanBudget when it cannot finish) for the progress reward,
+  // expert_action_ (its next command; "" when it has none) for task.expert.
+  void PlanFromHere();
 
   std::string data_dir_;
   std::string game_key_;  // what the current game was made from, to reuse it on the next Reset
@@ -57,6 +59,7 @@ class AlfworldEnv : public envs::Env {
   bool done_ = true;
   bool progress_reward_ = false;
   bool expert_ = false;
+  std::string expert_action_;
   int plan_length_ = 0;
   int best_plan_length_ = 0;
 };

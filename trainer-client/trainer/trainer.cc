@@ -723,10 +723,8 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
                   {"grad_norm", stats->grad_norm},
                   {"trajectories_per_s", elapsed > 0 ? static_cast<double>(consumed) / elapsed : 0.0},
                   {"elapsed_s", elapsed}};
-  if (labelled > 0) {
-    metrics["expert_agreement"] = static_cast<double>(agreed) / static_cast<double>(labelled);
-    metrics["imitation_loss"] = stats->imitation_loss;
-  }
+  if (labelled > 0) metrics["expert_agreement"] = static_cast<double>(agreed) / static_cast<double>(labelled);
+  if (stats->labelled > 0) metrics["imitation_loss"] = stats->imitation_loss;  // only what was trained
   curve.push_back(metrics);
   for (Stream& stream : streams) stream.client->Report(metrics);
   if (!o.quiet) {

@@ -135,8 +135,9 @@ async function flushSandboxes() {
   try {
     await refreshSandboxes();
     // The listing may predate a stop that came meanwhile: that sandbox stays gone.
-    for (const id of stoppedWhileListing) state.sandboxes.delete(id);
-    changed("sandboxes");
+    let removed = false;
+    for (const id of stoppedWhileListing) removed = state.sandboxes.delete(id) || removed;
+    if (removed) changed("sandboxes");
   } catch (err) {
     state.lastError = err.message;
   } finally {
