@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -36,28 +37,6 @@ namespace {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-
-// A reset_result or step_result as the worker sent it.
-StatusOr<EnvReply> ParseReply(const json& message) {
-  EnvReply reply;
-  const auto observation = message.find("observation");
-  if (observation == message.end() || !observation->is_string()) {
-    return Internal("env answer without a string 'observation'");
-  }
-  reply.observation = observation->get<std::string>();
-  if (const auto it = message.find("reward"); it != message.end()) {
-    if (!it->is_number()) return Internal("env answer with a non-numeric 'reward'");
-    reply.reward = it->get<double>();
-  }
-  for (auto [key, flag] : {std::pair{"terminated", &reply.terminated}, std::pair{"truncated", &reply.truncated}}) {
-    if (const auto it = message.find(key); it != message.end()) {
-      if (!it->is_boolean()) return Internal(std::string("env answer with a non-boolean '") + key + "'");
-      *flag = it->get<bool>();
-    }
-  }
-  if (const auto it = message.find("info"); it != message.end() && it->is_object()) reply.info = *it;
-  return reply;
-}
 
 // Codes that mean the placement, not the env, failed: the sandbox died, hung, restarted under
 // the episode (its slot is empty: failed_precondition) or answered garbage (internal). Not
@@ -384,7 +363,7 @@ class Balancer::Impl : public std::enable_shared_from_this<Balancer::Impl> {
   void OnResetAnswer(const std::string& id, uint64_t attempt, StatusOr<json> answer) {
     Episode* e = Find(id);
     if (e == nullptr || e->attempt != attempt || Ended(*e)) return;
-    StatusOr<EnvReply> reply = answer.ok() ? ParseReply(*answer) : StatusOr<EnvReply>(answer.status());
+    StatusOr<EnvReply> reply = answer.ok() ? ParseEnvReply(std::move(*answer)) : StatusOr<EnvReply>(answer.status());
     if (!reply.ok()) {
       if (IsSandboxFailure(reply.status().code())) return Lost(*e, reply.status().message(), reply.status().code());
       // The env refused the task: the client's mistake, told as the env put it.
@@ -400,7 +379,7 @@ class Balancer::Impl : public std::enable_shared_from_this<Balancer::Impl> {
   void OnReplayAnswer(const std::string& id, uint64_t attempt, std::size_t index, StatusOr<json> answer) {
     Episode* e = Find(id);
     if (e == nullptr || e->attempt != attempt || Ended(*e)) return;
-    StatusOr<EnvReply> reply = answer.ok() ? ParseReply(*answer) : StatusOr<EnvReply>(answer.status());
+    StatusOr<EnvReply> reply = answer.ok() ? ParseEnvReply(std::move(*answer)) : StatusOr<EnvReply>(answer.status());
     if (!reply.ok()) {
       if (IsSandboxFailure(reply.status().code())) return Lost(*e, reply.status().message(), reply.status().code());
       return End(*e, EpisodeState::kFailed, "replay refused by the env: " + reply.status().message(),
@@ -449,7 +428,7 @@ class Balancer::Impl : public std::enable_shared_from_this<Balancer::Impl> {
   void OnStepAnswer(const std::string& id, uint64_t attempt, StatusOr<json> answer) {
     Episode* e = Find(id);
     if (e == nullptr || e->attempt != attempt || Ended(*e) || !e->pending) return;
-    StatusOr<EnvReply> reply = answer.ok() ? ParseReply(*answer) : StatusOr<EnvReply>(answer.status());
+    StatusOr<EnvReply> reply = answer.ok() ? ParseEnvReply(std::move(*answer)) : StatusOr<EnvReply>(answer.status());
     if (!reply.ok()) {
       if (IsSandboxFailure(reply.status().code())) return Lost(*e, reply.status().message(), reply.status().code());
       // The env refused this action and left the episode as it was: the client may go on.

@@ -76,8 +76,8 @@ Status WritePortFile(const std::string& path, uint16_t port) {
 }
 
 void RecordDaemonEvent(Store& store, std::string kind, nlohmann::json detail) {
-  store.Write("record daemon " + kind, [kind, detail = detail.dump(), ts = UnixMillis()](SQLite::Database& db) {
-    SQLite::Statement insert(db, "INSERT INTO daemon_events (ts, kind, detail_json) VALUES (?, ?, ?)");
+  store.Write("record daemon " + kind, [kind, detail = detail.dump(), ts = UnixMillis()](Store::Writer& w) {
+    SQLite::Statement& insert = w.Prepare("INSERT INTO daemon_events (ts, kind, detail_json) VALUES (?, ?, ?)");
     insert.bind(1, static_cast<int64_t>(ts));
     insert.bind(2, kind);
     insert.bind(3, detail);

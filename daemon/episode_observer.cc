@@ -107,10 +107,10 @@ EpisodeObserver::EnvSeries& EpisodeObserver::Series(const std::string& env) {
 void EpisodeObserver::OnEpisodeStarted(const EpisodeSummary& e, const std::string& first_observation) {
   Series(e.spec.env);
   bus_.Publish("episode", EpisodeEvent(e));
-  store_.Write("record episode " + e.id + " start", [e, first_observation](SQLite::Database& db) {
-    SQLite::Statement insert(db,
-                             "INSERT INTO episodes (id, env, task, seed, status, sandbox_id, group_id, max_steps, "
-                             "created_at) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)");
+  store_.Write("record episode " + e.id + " start", [e, first_observation](Store::Writer& w) {
+    SQLite::Statement& insert =
+        w.Prepare("INSERT INTO episodes (id, env, task, seed, status, sandbox_id, group_id, max_steps, "
+                  "created_at) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)");
     insert.bind(1, e.id);
     insert.bind(2, e.spec.env);
     insert.bind(3, e.spec.task.dump());
@@ -128,7 +128,7 @@ void EpisodeObserver::OnEpisodeStarted(const EpisodeSummary& e, const std::strin
     }
     insert.bind(8, e.created_ms);
     insert.exec();
-    SQLite::Statement reset(db, "INSERT INTO steps (episode_id, step, observation) VALUES (?, 0, ?)");
+    SQLite::Statement& reset = w.Prepare("INSERT INTO steps (episode_id, step, observation) VALUES (?, 0, ?)");
     reset.bind(1, e.id);
     reset.bind(2, first_observation);
     reset.exec();
@@ -139,10 +139,10 @@ void EpisodeObserver::OnStep(const EpisodeSummary& e, const balancer::StepRecord
   EnvSeries& series = Series(e.spec.env);
   series.steps.Increment();
   series.step_duration.Observe(static_cast<double>(step.duration_us) / 1e6);
-  store_.Write("record episode " + e.id + " step", [id = e.id, step, total = e.total_reward](SQLite::Database& db) {
-    SQLite::Statement insert(db,
-                             "INSERT INTO steps (episode_id, step, action, observation, reward, terminated, truncated, "
-                             "duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  store_.Write("record episode " + e.id + " step", [id = e.id, step, total = e.total_reward](Store::Writer& w) {
+    SQLite::Statement& insert =
+        w.Prepare("INSERT INTO steps (episode_id, step, action, observation, reward, terminated, truncated, "
+                  "duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, id);
     insert.bind(2, static_cast<int64_t>(step.step));
     insert.bind(3, step.action);
@@ -152,7 +152,7 @@ void EpisodeObserver::OnStep(const EpisodeSummary& e, const balancer::StepRecord
     insert.bind(7, step.truncated ? 1 : 0);
     insert.bind(8, step.duration_us);
     insert.exec();
-    SQLite::Statement update(db, "UPDATE episodes SET steps = ?, return = ? WHERE id = ?");
+    SQLite::Statement& update = w.Prepare("UPDATE episodes SET steps = ?, return = ? WHERE id = ?");
     update.bind(1, static_cast<int64_t>(step.step));
     update.bind(2, total);
     update.bind(3, id);
@@ -165,10 +165,10 @@ void EpisodeObserver::OnEpisodeEnded(const EpisodeSummary& e) {
   ended_.Add({{"env", e.spec.env}, {"outcome", std::string(outcome)}}).Increment();
   if (outcome == "redundant") Series(e.spec.env).redundant.Increment();
   bus_.Publish("episode", EpisodeEvent(e));
-  store_.Write("record episode " + e.id + " end", [e](SQLite::Database& db) {
-    SQLite::Statement update(db,
-                             "UPDATE episodes SET status = ?, end_reason = ?, finished_at = ?, steps = ?, return = ?, "
-                             "failovers = ? WHERE id = ?");
+  store_.Write("record episode " + e.id + " end", [e](Store::Writer& w) {
+    SQLite::Statement& update =
+        w.Prepare("UPDATE episodes SET status = ?, end_reason = ?, finished_at = ?, steps = ?, return = ?, "
+                  "failovers = ? WHERE id = ?");
     update.bind(1, std::string(balancer::EpisodeStateName(e.state)));
     update.bind(2, e.end_reason);
     update.bind(3, e.ended_ms);
@@ -189,10 +189,10 @@ void EpisodeObserver::OnFailover(const EpisodeSummary& e, const balancer::Failov
                             {"reason", f.reason},
                             {"replayed_steps", f.replayed_steps},
                             {"duration_ms", static_cast<double>(f.duration_us) / 1000.0}});
-  store_.Write("record episode " + e.id + " failover", [e, f](SQLite::Database& db) {
-    SQLite::Statement insert(db,
-                             "INSERT INTO episode_failovers (episode_id, ts, from_sandbox, to_sandbox, reason, "
-                             "replayed_steps, duration_us) VALUES (?, strftime('%s', 'now') * 1000, ?, ?, ?, ?, ?)");
+  store_.Write("record episode " + e.id + " failover", [e, f](Store::Writer& w) {
+    SQLite::Statement& insert =
+        w.Prepare("INSERT INTO episode_failovers (episode_id, ts, from_sandbox, to_sandbox, reason, "
+                  "replayed_steps, duration_us) VALUES (?, strftime('%s', 'now') * 1000, ?, ?, ?, ?, ?)");
     insert.bind(1, e.id);
     insert.bind(2, f.from_sandbox);
     insert.bind(3, f.to_sandbox);
@@ -200,7 +200,7 @@ void EpisodeObserver::OnFailover(const EpisodeSummary& e, const balancer::Failov
     insert.bind(5, static_cast<int64_t>(f.replayed_steps));
     insert.bind(6, f.duration_us);
     insert.exec();
-    SQLite::Statement update(db, "UPDATE episodes SET failovers = ?, sandbox_id = ? WHERE id = ?");
+    SQLite::Statement& update = w.Prepare("UPDATE episodes SET failovers = ?, sandbox_id = ? WHERE id = ?");
     update.bind(1, static_cast<int64_t>(e.failovers));
     update.bind(2, f.to_sandbox);
     update.bind(3, e.id);
@@ -222,11 +222,11 @@ void EpisodeObserver::OnPool(const balancer::PoolView& pool) {
 }
 
 void EpisodeObserver::RecordStaleFailed() {
-  store_.Write("mark episodes of a previous run failed", [](SQLite::Database& db) {
+  store_.Write("mark episodes of a previous run failed", [](Store::Writer& w) {
     const int64_t now = UnixMillis();
-    SQLite::Statement update(db,
-                             "UPDATE episodes SET status = 'failed', end_reason = 'rockd restarted', finished_at = ? "
-                             "WHERE status IN ('queued', 'running')");
+    SQLite::Statement& update =
+        w.Prepare("UPDATE episodes SET status = 'failed', end_reason = 'rockd restarted', finished_at = ? "
+                  "WHERE status IN ('queued', 'running')");
     update.bind(1, now);
     update.exec();
   });

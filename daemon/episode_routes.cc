@@ -11,6 +11,7 @@
 #include "balancer/balancer.h"
 #include "common/random_id.h"
 #include "daemon/client_quota.h"
+#include "daemon/raw_json.h"
 #include "daemon/request_fields.h"
 #include "daemon/router.h"
 #include "daemon/store.h"
@@ -69,13 +70,11 @@ json ViewToJson(const EpisodeView& view) {
   return out;
 }
 
-json StartedToJson(const balancer::Started& started) {
-  json out = ReplyToJson(started.reply);
-  out.erase("reward");
-  out.erase("terminated");
-  out.erase("truncated");
-  out["id"] = started.id;
-  return out;
+// A started episode: `fields`, its id, first observation and info.
+std::string StartedText(const balancer::Started& started, json fields = json::object()) {
+  fields["id"] = started.id;
+  fields["observation"] = started.reply.observation;
+  return DumpWithRawMember(fields, "info", started.reply.info_json);
 }
 
 // An episode that has left memory, as SQLite recorded it.
@@ -145,9 +144,7 @@ class EpisodeApi {
         quota_.Release(owner);  // it never started; one that did gives its unit back when it ends
         return respond(ErrorResponse(started.status()));
       }
-      json out = StartedToJson(*started);
-      out["seed"] = seed;
-      respond(JsonResponse(201, out));
+      respond(JsonTextResponse(201, StartedText(*started, {{"seed", seed}})));
     });
   }
 
@@ -172,16 +169,19 @@ class EpisodeApi {
         quota_.Release(owner, members);
         return respond(ErrorResponse(started.status()));
       }
-      json episodes = json::array();
+      std::string episodes = "[";
       for (const auto& episode : started->episodes) {
+        if (episodes.size() > 1) episodes += ',';
         if (episode.ok()) {
-          episodes.push_back(StartedToJson(*episode));
+          episodes += StartedText(*episode);
         } else {
           quota_.Release(owner);
-          episodes.push_back({{"error", {{"code", code_name(episode.status().code())}, {"message", episode.status().message()}}}});
+          const json error = {{"error", {{"code", code_name(episode.status().code())}, {"message", episode.status().message()}}}};
+          episodes += error.dump(-1, ' ', false, json::error_handler_t::replace);
         }
       }
-      respond(JsonResponse(201, {{"group", started->group}, {"seed", seed}, {"episodes", std::move(episodes)}}));
+      episodes += ']';
+      respond(JsonTextResponse(201, DumpWithRawMember({{"group", started->group}, {"seed", seed}}, "episodes", episodes)));
     });
   }
 
@@ -195,7 +195,7 @@ class EpisodeApi {
     }
     balancer_.Step(id, action->get<std::string>(), [respond](StatusOr<balancer::EnvReply> reply) {
       if (!reply.ok()) return respond(ErrorResponse(reply.status()));
-      respond(JsonResponse(200, ReplyToJson(*reply)));
+      respond(JsonTextResponse(200, ReplyText(*reply)));
     });
   }
 
@@ -274,12 +274,12 @@ StatusOr<balancer::EpisodeSpec> EpisodeSpecFromRequest(const json& body, std::in
   return spec;
 }
 
-json ReplyToJson(const balancer::EnvReply& reply) {
-  return {{"observation", reply.observation},
-          {"reward", reply.reward},
-          {"terminated", reply.terminated},
-          {"truncated", reply.truncated},
-          {"info", reply.info}};
+std::string ReplyText(const balancer::EnvReply& reply) {
+  const json fields = {{"observation", reply.observation},
+                       {"reward", reply.reward},
+                       {"terminated", reply.terminated},
+                       {"truncated", reply.truncated}};
+  return DumpWithRawMember(fields, "info", reply.info_json);
 }
 
 void AddEpisodeRoutes(Router& router, balancer::Balancer& balancer, Store& store, boost::asio::io_context& io,

@@ -29,7 +29,9 @@ class Balancer;
 StatusOr<balancer::EpisodeSpec> EpisodeSpecFromRequest(const nlohmann::json& body,
                                                        std::initializer_list<std::string_view> allowed);
 
-nlohmann::json ReplyToJson(const balancer::EnvReply& reply);
+// A step's answer as the episode and GEM APIs give it, as JSON text: observation, reward,
+// terminated, truncated and the env's info (spliced, not parsed again).
+std::string ReplyText(const balancer::EnvReply& reply);
 
 // `balancer`, `store` and `quota` must outlive the router; store reads run on `io`. Each
 // episode started takes a unit of `quota` for the client's address, given back when it ends

@@ -12,6 +12,7 @@
 #include "common/random_id.h"
 #include "daemon/client_quota.h"
 #include "daemon/episode_routes.h"
+#include "daemon/raw_json.h"
 #include "daemon/request_fields.h"
 #include "daemon/router.h"
 #include "envs/env_kinds.h"
@@ -78,7 +79,7 @@ class GemApi {
     if (handle->episode.empty()) return respond(ErrorResponse(FailedPrecondition("reset the env before stepping it")));
     balancer_.Step(handle->episode, action->get<std::string>(), [respond](StatusOr<balancer::EnvReply> reply) {
       if (!reply.ok()) return respond(ErrorResponse(reply.status()));
-      respond(JsonResponse(200, ReplyToJson(*reply)));
+      respond(JsonTextResponse(200, ReplyText(*reply)));
     });
   }
 
@@ -128,7 +129,8 @@ class GemApi {
         }
         it->second.episode = started->id;
       }
-      respond(JsonResponse(200, {{"observation", started->reply.observation}, {"info", started->reply.info}}));
+      respond(JsonTextResponse(200, DumpWithRawMember({{"observation", started->reply.observation}}, "info",
+                                                       started->reply.info_json)));
     });
   }
 

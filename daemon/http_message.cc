@@ -65,6 +65,13 @@ HttpResponse JsonResponse(int status, const nlohmann::json& body) {
   return response;
 }
 
+HttpResponse JsonTextResponse(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
 HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
   return JsonResponse(status, {{"error", {{"code", code}, {"message", message}}}});
 }

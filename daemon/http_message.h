@@ -39,6 +39,8 @@ struct HttpResponse {
 
 // 200 with `body` serialized.
 HttpResponse JsonResponse(int status, const nlohmann::json& body);
+// `body` is JSON text already (see raw_json.h).
+HttpResponse JsonTextResponse(int status, std::string body);
 
 // The error envelope of every endpoint: {"error":{"code":"...","message":"..."}}.
 HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message);

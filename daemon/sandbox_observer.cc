@@ -57,11 +57,11 @@ void SandboxObserver::OnTransition(const sandbox::Transition& t) {
 
   const std::string from = t.from ? std::string(StateName(*t.from)) : std::string();
   const std::string to(StateName(t.to));
-  store_.Write("record sandbox " + t.sandbox_id + " " + to, [t, from, to, restart](SQLite::Database& db) {
+  store_.Write("record sandbox " + t.sandbox_id + " " + to, [t, from, to, restart](Store::Writer& w) {
     if (!t.from) {
-      SQLite::Statement insert(db,
-                               "INSERT INTO sandboxes (id, env, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-                               " ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at");
+      SQLite::Statement& insert =
+          w.Prepare("INSERT INTO sandboxes (id, env, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at");
       insert.bind(1, t.sandbox_id);
       insert.bind(2, t.env);
       insert.bind(3, to);
@@ -69,18 +69,16 @@ void SandboxObserver::OnTransition(const sandbox::Transition& t) {
       insert.bind(5, static_cast<int64_t>(t.ts_ms));
       insert.exec();
     } else {
-      SQLite::Statement update(db,
-                               "UPDATE sandboxes SET state = ?, updated_at = ?,"
-                               " restarts = restarts + ? WHERE id = ?");
+      SQLite::Statement& update = w.Prepare("UPDATE sandboxes SET state = ?, updated_at = ?,"
+                                            " restarts = restarts + ? WHERE id = ?");
       update.bind(1, to);
       update.bind(2, static_cast<int64_t>(t.ts_ms));
       update.bind(3, restart ? 1 : 0);
       update.bind(4, t.sandbox_id);
       update.exec();
     }
-    SQLite::Statement event(db,
-                            "INSERT INTO sandbox_events (sandbox_id, ts, from_state, to_state, reason)"
-                            " VALUES (?, ?, ?, ?, ?)");
+    SQLite::Statement& event = w.Prepare("INSERT INTO sandbox_events (sandbox_id, ts, from_state, to_state, reason)"
+                                         " VALUES (?, ?, ?, ?, ?)");
     event.bind(1, t.sandbox_id);
     event.bind(2, static_cast<int64_t>(t.ts_ms));
     if (from.empty()) {
@@ -104,14 +102,14 @@ void SandboxObserver::OnReady(const std::string&, std::chrono::microseconds late
 }
 
 void SandboxObserver::RecordStaleStopped() {
-  store_.Write("mark sandboxes of a previous run stopped", [](SQLite::Database& db) {
+  store_.Write("mark sandboxes of a previous run stopped", [](Store::Writer& w) {
     const int64_t now = UnixMillis();
-    SQLite::Statement events(db,
-                             "INSERT INTO sandbox_events (sandbox_id, ts, from_state, to_state, reason)"
-                             " SELECT id, ?, state, 'stopped', 'rockd restarted' FROM sandboxes WHERE state != 'stopped'");
+    SQLite::Statement& events = w.Prepare("INSERT INTO sandbox_events (sandbox_id, ts, from_state, to_state, reason)"
+                                          " SELECT id, ?, state, 'stopped', 'rockd restarted' FROM sandboxes WHERE state != 'stopped'");
     events.bind(1, now);
     events.exec();
-    SQLite::Statement update(db, "UPDATE sandboxes SET state = 'stopped', updated_at = ? WHERE state != 'stopped'");
+    SQLite::Statement& update =
+        w.Prepare("UPDATE sandboxes SET state = 'stopped', updated_at = ? WHERE state != 'stopped'");
     update.bind(1, now);
     update.exec();
   });

@@ -191,9 +191,11 @@ class Store::Impl {
       : lock_(std::move(lock)),
         path_(std::move(path)),
         batch_max_(std::max<std::size_t>(options.batch_max, 1)),
+        gather_(options.gather),
         writer_db_(std::move(writer_db)),
+        writer_(writer_db_),
         reader_db_(std::move(reader_db)),
-        writer_([this] { WriterLoop(); }) {}
+        writer_thread_([this] { WriterLoop(); }) {}
 
   // The writer drains the whole queue before it exits, so stopping it is the final flush.
   ~Impl() {
@@ -202,7 +204,7 @@ class Store::Impl {
       stopping_ = true;
     }
     work_cv_.notify_one();
-    writer_.join();
+    writer_thread_.join();
     if (!failure_.ok()) {
       spdlog::error("store {}: a commit failed before close: {}", path_.string(),
                     failure_.ToString());
@@ -210,19 +212,24 @@ class Store::Impl {
   }
 
   void Write(std::string what, WriteJob job, Committed committed) {
+    bool wake = false;
     {
       std::lock_guard lock(mu_);
+      // The writer waits for a first write, then gathers until one is waited on or the batch is
+      // full: only those need to wake it.
+      wake = queue_.empty() || committed != nullptr || queue_.size() + 1 >= batch_max_;
+      waited_in_queue_ += committed != nullptr;
       queue_.push_back({std::move(what), std::move(job), std::move(committed), Status::Ok()});
       ++enqueued_seq_;
     }
-    work_cv_.notify_one();
+    if (wake) work_cv_.notify_one();
   }
 
   // An empty write: the queue is committed in order, so its commit is the commit of all before
   // it, except a batch before it that failed, which fails it too.
   void AfterQueuedWrites(std::string what, Committed done) {
     const std::uint64_t failed_before = failed_batches_.load();
-    Write(std::move(what), [](SQLite::Database&) {},
+    Write(std::move(what), [](Writer&) {},
           [this, failed_before, done = std::move(done)](Status status) {
             if (status.ok() && failed_batches_.load() != failed_before) {
               status = IoError(fmt::format("database {}: a batch of earlier writes failed to commit (see the log)",
@@ -235,7 +242,10 @@ class Store::Impl {
   Status Flush() {
     std::unique_lock lock(mu_);
     const std::uint64_t target = enqueued_seq_;
+    ++flushes_waiting_;
+    work_cv_.notify_one();
     committed_cv_.wait(lock, [&] { return committed_seq_ >= target; });
+    --flushes_waiting_;
     return std::exchange(failure_, Status::Ok());
   }
 
@@ -261,10 +271,14 @@ class Store::Impl {
         std::unique_lock lock(mu_);
         work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;
+        work_cv_.wait_for(lock, gather_, [&] {
+          return stopping_ || queue_.size() >= batch_max_ || waited_in_queue_ > 0 || flushes_waiting_ > 0;
+        });
         const std::size_t n = std::min(queue_.size(), batch_max_);
         std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n),
                   std::back_inserter(batch));
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+        for (const PendingWrite& write : batch) waited_in_queue_ -= write.committed != nullptr;
       }
       Status committed = CommitBatch(batch);
       // Another process holding the database (a backup, an operator's sqlite3) delays the batch
@@ -313,17 +327,19 @@ class Store::Impl {
   // fails the batch) only when SQLite itself has already rolled back the whole transaction,
   // which it does after errors such as SQLITE_FULL or SQLITE_IOERR.
   void RunInSavepoint(PendingWrite& write) {
-    writer_db_.exec("SAVEPOINT write");
+    writer_.Prepare("SAVEPOINT write").exec();
     std::string error;
     try {
-      write.job(writer_db_);
-      writer_db_.exec("RELEASE write");
+      write.job(writer_);
+      writer_.ResetUsed();
+      writer_.Prepare("RELEASE write").exec();
       return;
     } catch (const SQLite::Exception& e) {
       error = e.what();
     } catch (const std::exception& e) {
       error = e.what();
     }
+    writer_.ResetUsed();
     spdlog::error("store {}: write '{}' failed and was rolled back: {}", path_.string(), write.what,
                   error);
     write.status = Internal(fmt::format("{} on database {}: {}", write.what, path_.string(), error));
@@ -333,17 +349,20 @@ class Store::Impl {
                       error),
           SQLITE_ABORT);
     }
-    writer_db_.exec("ROLLBACK TO write; RELEASE write");
+    writer_.Prepare("ROLLBACK TO write").exec();
+    writer_.Prepare("RELEASE write").exec();
   }
 
   // Declared first so that it is released last, after both connections are closed.
   DataDirLock lock_;
   const std::filesystem::path path_;
   const std::size_t batch_max_;
+  const std::chrono::microseconds gather_;
 
   // Used by the writer thread only. Declared before the reader so that it closes last: the
   // last connection to close checkpoints the WAL and removes it, which a read-only one cannot.
   SQLite::Database writer_db_;
+  Writer writer_;  // writer_db_'s statements, finalized before it closes
 
   std::mutex read_mu_;
   SQLite::Database reader_db_;  // guarded by read_mu_
@@ -352,6 +371,8 @@ class Store::Impl {
   std::condition_variable work_cv_;       // queue_ gained a write, or stopping_
   std::condition_variable committed_cv_;  // committed_seq_ advanced
   std::deque<PendingWrite> queue_;        // guarded by mu_
+  std::size_t waited_in_queue_ = 0;       // guarded by mu_: writes in queue_ with a callback
+  int flushes_waiting_ = 0;               // guarded by mu_
   std::uint64_t enqueued_seq_ = 0;        // guarded by mu_: writes ever queued
   std::uint64_t committed_seq_ = 0;       // guarded by mu_: writes ever committed or failed
   Status failure_;                        // guarded by mu_: first failed commit since Flush
@@ -359,8 +380,28 @@ class Store::Impl {
   std::atomic<std::uint64_t> failed_batches_{0};  // written by the writer thread only
 
   // Last: starts once everything it uses exists.
-  std::thread writer_;
+  std::thread writer_thread_;
 };
+
+Store::Writer::~Writer() = default;
+
+SQLite::Statement& Store::Writer::Prepare(std::string_view sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    it = statements_.emplace(std::string(sql), std::make_unique<SQLite::Statement>(db_, std::string(sql))).first;
+  } else {
+    // A statement whose last run failed reports that failure again on reset: it is known.
+    it->second->tryReset();
+    it->second->clearBindings();
+  }
+  used_.push_back(it->second.get());
+  return *it->second;
+}
+
+void Store::Writer::ResetUsed() {
+  for (SQLite::Statement* statement : used_) statement->tryReset();
+  used_.clear();
+}
 
 StatusOr<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& data_dir,
                                              StoreOptions options) {

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -17,6 +19,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "common/status.h"
 
@@ -25,13 +29,47 @@ namespace rock {
 struct StoreOptions {
   // Largest number of queued writes committed in one transaction.
   std::size_t batch_max = 256;
+  // How long the writer gathers writes that nobody waits on before it commits them. A commit
+  // writes every page it touched to the WAL, so one commit of a hundred steps costs little more
+  // than one of a single step. A write with a `committed` callback, or a Flush, ends the wait.
+  std::chrono::microseconds gather{2000};
 };
 
 class Store {
  public:
+  // The writer's connection as a write job sees it. Statements from Prepare stay prepared for
+  // the next jobs: preparing one of our inserts costs more than running it, and the step path
+  // runs the same few thousands of times a second. A job that only needs the connection may take
+  // `SQLite::Database&`, which a Writer converts to.
+  class Writer {
+   public:
+    explicit Writer(SQLite::Database& db) : db_(db) {}
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+    ~Writer();
+
+    SQLite::Database& db() { return db_; }
+    operator SQLite::Database&() { return db_; }  // NOLINT(google-explicit-constructor): see above
+    // `sql`, reset and with its bindings cleared: one statement per text, so a job never holds
+    // two of the same text at once. The store resets it after the job, so that no half-read query
+    // holds a snapshot open.
+    SQLite::Statement& Prepare(std::string_view sql);
+    // Resets every statement prepared since the last call.
+    void ResetUsed();
+
+   private:
+    struct Hash {
+      using is_transparent = void;
+      std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    SQLite::Database& db_;
+    std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>, Hash, std::equal_to<>> statements_;
+    std::vector<SQLite::Statement*> used_;
+  };
+
   // A queued write. It runs on the writer thread inside a transaction; throwing (SQLite::Exception
   // or std::exception) rolls back this write only and is logged with `what`.
-  using WriteJob = std::function<void(SQLite::Database&)>;
+  using WriteJob = std::function<void(Writer&)>;
 
   // Opens (creating if absent) `<data_dir>/rockd.db`, takes the data dir's lock file, checks
   // integrity and applies pending schema migrations.

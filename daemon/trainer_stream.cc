@@ -29,6 +29,7 @@
 #include "daemon/episode_routes.h"
 #include "daemon/event_bus.h"
 #include "daemon/metrics.h"
+#include "daemon/raw_json.h"
 #include "daemon/request_fields.h"
 #include "daemon/store.h"
 
@@ -225,15 +226,15 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     auto seq = std::make_shared<int64_t>(0);
     store_.Write(
         "record the trajectory of episode " + summary.id,
-        [id = summary.id, trainer = e.trainer, payload, seq](SQLite::Database& db) {
-          SQLite::Statement insert(db,
-                                   "INSERT INTO trajectories (episode_id, trainer, payload, created_at) VALUES (?, ?, ?, ?)");
+        [id = summary.id, trainer = e.trainer, payload, seq](Store::Writer& w) {
+          SQLite::Statement& insert =
+              w.Prepare("INSERT INTO trajectories (episode_id, trainer, payload, created_at) VALUES (?, ?, ?, ?)");
           insert.bind(1, id);
           insert.bind(2, trainer);
           insert.bind(3, *payload);
           insert.bind(4, UnixMillis());
           insert.exec();
-          *seq = db.getLastInsertRowid();
+          *seq = w.db().getLastInsertRowid();
         },
         [weak = weak_from_this(), trainer = e.trainer, payload, seq](Status committed) {
           auto self = weak.lock();
@@ -256,8 +257,8 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
       auto self = weak.lock();
       if (ec || !self || self->stopping_) return;
       const int64_t before = UnixMillis() - std::chrono::duration_cast<std::chrono::milliseconds>(self->options_.retain_acked).count();
-      self->store_.Write("delete acknowledged trajectories past their retention", [before](SQLite::Database& db) {
-        SQLite::Statement erase(db, "DELETE FROM trajectories WHERE acked_at IS NOT NULL AND acked_at < ?");
+      self->store_.Write("delete acknowledged trajectories past their retention", [before](Store::Writer& w) {
+        SQLite::Statement& erase = w.Prepare("DELETE FROM trajectories WHERE acked_at IS NOT NULL AND acked_at < ?");
         erase.bind(1, before);
         erase.exec();
       });
@@ -323,7 +324,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     json logprobs;
     Clock::time_point act_began;
     std::optional<uint64_t> first_version, min_version, max_version;
-    json last_obs;  // sent again when the trainer reconnects, so it can go on where it was
+    std::string last_obs;  // JSON text, sent again when the trainer reconnects, so it can go on where it was
   };
 
   static json ErrorFrame(const Status& status, const json& req = nullptr, const std::string& episode = "") {
@@ -342,6 +343,12 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     } else {
       channel->Send(std::make_shared<const std::string>(message.dump()), false);
     }
+  }
+
+  // `text` is a JSON message: as it is, or in MessagePack.
+  void SendTextTo(const Connection& c, const std::string& text) {
+    if (c.encoding == Encoding::kMsgpack) return SendTo(c, json::parse(text));
+    if (auto channel = c.channel.lock()) channel->Send(std::make_shared<const std::string>(text), false);
   }
 
   // To the trainer's current connection; dropped while it has none (it reads the episode back
@@ -462,11 +469,10 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     if (!read.ok()) spdlog::error("trainer {}: {}", name, read.message());
     t.pending_gauge->Set(static_cast<double>(t.pending));
     const int64_t now = UnixMillis();
-    store_.Write("record trainer " + name + " connecting", [name, now](SQLite::Database& db) {
-      SQLite::Statement upsert(db,
-                               "INSERT INTO trainers (name, connected_at, last_seen) VALUES (?, ?, ?) "
-                               "ON CONFLICT (name) DO UPDATE SET connected_at = excluded.connected_at, "
-                               "last_seen = excluded.last_seen");
+    store_.Write("record trainer " + name + " connecting", [name, now](Store::Writer& w) {
+      SQLite::Statement& upsert = w.Prepare("INSERT INTO trainers (name, connected_at, last_seen) VALUES (?, ?, ?) "
+                                            "ON CONFLICT (name) DO UPDATE SET connected_at = excluded.connected_at, "
+                                            "last_seen = excluded.last_seen");
       upsert.bind(1, name);
       upsert.bind(2, now);
       upsert.bind(3, now);
@@ -484,7 +490,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     // Episodes waiting for an act: the trainer may have missed their last obs while away.
     for (const auto& [id, expiring] : t.episodes) {
       const Episode& e = episodes_.at(id);
-      if (!e.acting) SendTo(c, e.last_obs);
+      if (!e.acting) SendTextTo(c, e.last_obs);
     }
     for (const json& error : std::exchange(t.unsent_start_errors, {})) SendTo(c, error);
     Pump(t);
@@ -577,15 +583,16 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     t.pending_gauge->Set(static_cast<double>(t.pending));
     const int64_t now = UnixMillis();
     store_.Write("record trainer " + t.name + "'s ack of seq " + std::to_string(seq),
-                 [name = t.name, seq, now](SQLite::Database& db) {
-                   SQLite::Statement ack(db,
-                                         "UPDATE trajectories SET acked_at = ? WHERE trainer = ? AND seq <= ? AND "
-                                         "acked_at IS NULL");
+                 [name = t.name, seq, now](Store::Writer& w) {
+                   SQLite::Statement& ack =
+                       w.Prepare("UPDATE trajectories SET acked_at = ? WHERE trainer = ? AND seq <= ? AND "
+                                 "acked_at IS NULL");
                    ack.bind(1, now);
                    ack.bind(2, name);
                    ack.bind(3, static_cast<int64_t>(seq));
                    ack.exec();
-                   SQLite::Statement trainer(db, "UPDATE trainers SET acked_seq = ?, last_seen = ? WHERE name = ?");
+                   SQLite::Statement& trainer =
+                       w.Prepare("UPDATE trainers SET acked_seq = ?, last_seen = ? WHERE name = ?");
                    trainer.bind(1, static_cast<int64_t>(seq));
                    trainer.bind(2, now);
                    trainer.bind(3, name);
@@ -717,17 +724,17 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
         OnEpisodeEnded(summary);
         continue;
       }
-      e.last_obs = {{"type", "obs"},
-                    {"episode", member->id},
-                    {"step", 0},
-                    {"observation", member->reply.observation},
-                    {"reward", 0},
-                    {"terminated", false},
-                    {"truncated", false},
-                    {"info", member->reply.info},
-                    {"group", group},
-                    {"req", req}};
-      Send(t, e.last_obs);
+      const json obs = {{"type", "obs"},
+                        {"episode", member->id},
+                        {"step", 0},
+                        {"observation", member->reply.observation},
+                        {"reward", 0},
+                        {"terminated", false},
+                        {"truncated", false},
+                        {"group", group},
+                        {"req", req}};
+      e.last_obs = DumpWithRawMember(obs, "info", member->reply.info_json);
+      if (t.connection != 0) SendTextTo(connections_.at(t.connection), e.last_obs);
     }
   }
 
@@ -824,16 +831,16 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
                        {"ts_ms", UnixMillis()},
                        {"duration_us",
                         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - e.act_began).count()}});
-    e.last_obs = {{"type", "obs"},
-                  {"episode", id},
-                  {"step", step},
-                  {"observation", reply->observation},
-                  {"reward", reply->reward},
-                  {"terminated", reply->terminated},
-                  {"truncated", reply->truncated},
-                  {"info", std::move(reply->info)},
-                  {"group", e.group}};
-    Send(t, e.last_obs);
+    const json obs = {{"type", "obs"},
+                      {"episode", id},
+                      {"step", step},
+                      {"observation", reply->observation},
+                      {"reward", reply->reward},
+                      {"terminated", reply->terminated},
+                      {"truncated", reply->truncated},
+                      {"group", e.group}};
+    e.last_obs = DumpWithRawMember(obs, "info", reply->info_json);
+    if (t.connection != 0) SendTextTo(connections_.at(t.connection), e.last_obs);
   }
 
   void Cancel(Trainer& t, const json& cancel) {
@@ -855,20 +862,21 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     }
     const int64_t now = UnixMillis();
     store_.Write("record trainer " + t.name + "'s report", [name = t.name, text = metrics->dump(), now,
-                                                          version = static_cast<int64_t>(t.policy_version)](SQLite::Database& db) {
-      SQLite::Statement update(db, "UPDATE trainers SET last_report_json = ?, last_seen = ? WHERE name = ?");
+                                                          version = static_cast<int64_t>(t.policy_version)](Store::Writer& w) {
+      SQLite::Statement& update = w.Prepare("UPDATE trainers SET last_report_json = ?, last_seen = ? WHERE name = ?");
       update.bind(1, text);
       update.bind(2, now);
       update.bind(3, name);
       update.exec();
-      SQLite::Statement insert(db, "INSERT INTO trainer_reports (trainer, ts, policy_version, metrics_json) VALUES (?, ?, ?, ?)");
+      SQLite::Statement& insert =
+          w.Prepare("INSERT INTO trainer_reports (trainer, ts, policy_version, metrics_json) VALUES (?, ?, ?, ?)");
       insert.bind(1, name);
       insert.bind(2, now);
       insert.bind(3, version);
       insert.bind(4, text);
       insert.exec();
       // A bounded history: a trainer reporting every step for weeks never fills the disk.
-      SQLite::Statement prune(db, "DELETE FROM trainer_reports WHERE id <= last_insert_rowid() - ?");
+      SQLite::Statement& prune = w.Prepare("DELETE FROM trainer_reports WHERE id <= last_insert_rowid() - ?");
       prune.bind(1, kMaxStoredReports);
       prune.exec();
     });

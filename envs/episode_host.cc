@@ -1,7 +1,7 @@
 #include "envs/episode_host.h"
 
+#include <string>
 #include <utility>
-
 
 namespace rock::envs {
 namespace {
@@ -24,6 +24,10 @@ StatusOr<uint32_t> SlotOf(const json& message, std::size_t slots) {
   }
   return static_cast<uint32_t>(slot);
 }
+
+// rockd passes info on to clients as text, unparsed (docs/sandbox.md); invalid UTF-8 in it is
+// replaced, as in every frame.
+std::string InfoText(const json& info) { return info.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 }  // namespace
 
@@ -77,7 +81,7 @@ StatusOr<json> EpisodeHost::Reset(uint32_t slot, const json& message) {
   StatusOr<ResetResult> reset = envs_[slot]->Reset(task == message.end() ? json::object() : *task,
                                                    seed == message.end() ? 0 : seed->get<uint64_t>());
   if (!reset.ok()) return reset.status();
-  return json{{"type", "reset_result"}, {"observation", std::move(reset->observation)}, {"info", std::move(reset->info)}};
+  return json{{"type", "reset_result"}, {"observation", std::move(reset->observation)}, {"info_json", InfoText(reset->info)}};
 }
 
 StatusOr<json> EpisodeHost::Step(uint32_t slot, const json& message) {
@@ -91,7 +95,7 @@ StatusOr<json> EpisodeHost::Step(uint32_t slot, const json& message) {
               {"reward", step->reward},
               {"terminated", step->terminated},
               {"truncated", step->truncated},
-              {"info", std::move(step->info)}};
+              {"info_json", InfoText(step->info)}};
 }
 
 }  // namespace rock::envs

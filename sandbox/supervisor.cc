@@ -6,8 +6,10 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -68,6 +70,9 @@ struct Sandbox {
   FrameDecoder decoder;
   std::array<char, 64 * 1024> read_buffer{};
   std::deque<std::string> write_queue;
+  // The frames of the write in flight, all that was queued when it began: under load one write
+  // carries the steps of many episodes.
+  std::vector<std::string> writing_frames;
   bool writing = false;
   asio::steady_timer heartbeat;
   asio::steady_timer ready_timer;
@@ -235,6 +240,7 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
     const uint64_t generation = ++sb.generation;
     sb.decoder = FrameDecoder();
     sb.write_queue.clear();
+    sb.writing_frames.clear();
     sb.writing = false;
     sb.ping_seq = sb.pong_seq = 0;
     sb.launched_at = Clock::now();
@@ -311,7 +317,7 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
             if (!message.ok()) return self->Fail(*current, "protocol error: " + message.status().message());
             if (!message->has_value()) break;
             try {
-              self->OnMessage(*current, **message);
+              self->OnMessage(*current, std::move(**message));
             } catch (const nlohmann::json::exception& e) {
               // A field of the wrong type: the worker is broken, like a malformed frame.
               return self->Fail(*current, std::string("protocol error: ") + e.what());
@@ -358,7 +364,7 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
 
   // Answers the request `message` replies to, if it still waits. An env_error becomes the Status
   // it names; a reply comes without its type and id.
-  static void Answer(Sandbox& sb, const nlohmann::json& message, const char* id_field) {
+  static void Answer(Sandbox& sb, nlohmann::json message, const char* id_field) {
     const auto id = message.find(id_field);
     if (id == message.end() || !id->is_number_unsigned()) return;
     auto node = sb.requests.extract(id->get<uint64_t>());
@@ -366,13 +372,12 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
     if (message.value("type", "") == "env_error") {
       return node.mapped().done(Status(code_from_name(message.value("code", "")), message.value("message", "")));
     }
-    nlohmann::json result = message;
-    result.erase(id_field);
-    result.erase("type");  // the caller knows what it asked
-    node.mapped().done(std::move(result));
+    message.erase(id_field);
+    message.erase("type");  // the caller knows what it asked
+    node.mapped().done(std::move(message));
   }
 
-  void OnMessage(Sandbox& sb, const nlohmann::json& message) {
+  void OnMessage(Sandbox& sb, nlohmann::json message) {
     const std::string type = message.value("type", "");
     if (type == "ready") {
       sb.ready_timer.cancel();
@@ -387,9 +392,9 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
       sb.pong_seq = std::max<uint64_t>(sb.pong_seq, message.value("seq", uint64_t{0}));
       sb.last_pong_ms = UnixMillis();
     } else if (type == "exec_result") {
-      Answer(sb, message, "id");
+      Answer(sb, std::move(message), "id");
     } else if (type == "reset_result" || type == "step_result" || type == "closed" || type == "env_error") {
-      Answer(sb, message, "req");
+      Answer(sb, std::move(message), "req");
     } else if (type == "error") {
       sb.last_error = message.value("message", "worker error");
       spdlog::warn("sandbox {}: worker reports: {}", sb.spec.id, sb.last_error);
@@ -420,13 +425,18 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
   void WriteNext(Sandbox& sb) {
     if (sb.write_queue.empty() || !sb.control) return;
     sb.writing = true;
-    asio::async_write(*sb.control, asio::buffer(sb.write_queue.front()),
+    sb.writing_frames.assign(std::make_move_iterator(sb.write_queue.begin()), std::make_move_iterator(sb.write_queue.end()));
+    sb.write_queue.clear();
+    std::vector<asio::const_buffer> buffers;
+    buffers.reserve(sb.writing_frames.size());
+    for (const std::string& frame : sb.writing_frames) buffers.push_back(asio::buffer(frame));
+    asio::async_write(*sb.control, buffers,
                       [self = shared_from_this(), id = sb.spec.id, generation = sb.generation](auto ec, std::size_t) {
                         Sandbox* current = self->Find(id);
                         if (current == nullptr || current->generation != generation) return;
                         current->writing = false;
                         if (ec) return;  // the exit watch reports the worker's end
-                        current->write_queue.pop_front();
+                        current->writing_frames.clear();
                         self->WriteNext(*current);
                       });
   }

@@ -228,6 +228,84 @@ TEST_F(StoreTest, WritesAreBatchedAndFlushWaits) {
                [](SQLite::Database& db) { sqlite3_commit_hook(db.getHandle(), nullptr, nullptr); });
 }
 
+// The step path runs the same statements thousands of times a second: a write job's Prepare
+// hands back the statement it prepared before, with no bindings left from its last use, and one
+// whose last run failed works again.
+TEST_F(StoreTest, PreparedStatementsAreKeptAcrossWritesWithFreshBindings) {
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  constexpr std::string_view kInsert = "INSERT INTO daemon_events (ts, kind) VALUES (?, ?)";
+  std::vector<const SQLite::Statement*> seen;
+  std::vector<Status> outcomes;
+  const auto record = [&outcomes](Status s) { outcomes.push_back(std::move(s)); };
+  store->Write("bound", [&](Store::Writer& w) {
+    SQLite::Statement& insert = w.Prepare(kInsert);
+    seen.push_back(&insert);
+    insert.bind(1, 1);
+    insert.bind(2, "first");
+    insert.exec();
+  }, record);
+  store->Write("kind left unbound", [&](Store::Writer& w) {
+    SQLite::Statement& insert = w.Prepare(kInsert);
+    seen.push_back(&insert);
+    insert.bind(1, 2);  // the kind from "first" must not linger: NOT NULL fails
+    insert.exec();
+  }, record);
+  store->Write("after the failure", [&](Store::Writer& w) {
+    SQLite::Statement& insert = w.Prepare(kInsert);
+    seen.push_back(&insert);
+    insert.bind(1, 3);
+    insert.bind(2, "third");
+    insert.exec();
+  }, record);
+  ASSERT_OK(store->Flush());
+
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0], seen[1]);
+  EXPECT_EQ(seen[1], seen[2]);
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_OK(outcomes[0]);
+  EXPECT_THAT(outcomes[1].message(), HasSubstr("NOT NULL constraint failed"));
+  EXPECT_OK(outcomes[2]);
+  std::vector<std::string> kinds;
+  ASSERT_OK(store->Read("list events", [&](SQLite::Database& db) {
+    SQLite::Statement list(db, "SELECT kind FROM daemon_events ORDER BY id");
+    while (list.executeStep()) kinds.push_back(list.getColumn(0).getString());
+  }));
+  EXPECT_THAT(kinds, ElementsAre("first", "third"));
+}
+
+// A job that stops reading a query half way leaves no read open past its write: the store
+// resets its statements, so the WAL can be checkpointed whole once the writes are in.
+TEST_F(StoreTest, AHalfReadPreparedQueryDoesNotHoldTheWalBack) {
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    store->Write("row", [i](SQLite::Database& db) { InsertDaemonEvent(db, i, "row"); });
+  }
+  store->Write("read one of three rows", [](Store::Writer& w) {
+    SQLite::Statement& list = w.Prepare("SELECT kind FROM daemon_events ORDER BY id");
+    ASSERT_TRUE(list.executeStep());
+  });
+  int busy = -1, log_frames = -1, checkpointed = -1;
+  store->Write("checkpoint", [&](Store::Writer& w) {
+    // Outside the batch's transaction a checkpoint cannot run: commit what is there first.
+    w.db().exec("RELEASE write");
+    w.db().exec("COMMIT");
+    SQLite::Statement checkpoint(w.db(), "PRAGMA wal_checkpoint(TRUNCATE)");
+    ASSERT_TRUE(checkpoint.executeStep());
+    busy = checkpoint.getColumn(0).getInt();
+    log_frames = checkpoint.getColumn(1).getInt();
+    checkpointed = checkpoint.getColumn(2).getInt();
+    checkpoint.reset();
+    w.db().exec("BEGIN IMMEDIATE");
+    w.db().exec("SAVEPOINT write");
+  });
+  ASSERT_OK(store->Flush());
+  EXPECT_EQ(busy, 0);
+  EXPECT_EQ(log_frames, checkpointed);
+}
+
 TEST_F(StoreTest, FailingJobRollsBackAloneOthersCommit) {
   LogCapture logs;
   std::unique_ptr<Store> store = OpenStore();

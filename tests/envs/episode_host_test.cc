@@ -1,5 +1,6 @@
 // The episode host without a sandbox: the answers and errors of reset, step and close.
 #include "envs/episode_host.h"
+#include "tests/support/env_reply.h"
 
 #include <gtest/gtest.h>
 
@@ -35,7 +36,7 @@ TEST_F(EpisodeHostTest, ResetStepCloseAnswerWithTheirSlot) {
   ASSERT_EQ(reset["type"], "reset_result") << reset.dump();
   EXPECT_EQ(reset["slot"], 1);
   EXPECT_NE(reset["observation"].get<std::string>().find("Your task is to: "), std::string::npos);
-  EXPECT_TRUE(reset["info"]["admissible_commands"].is_array());
+  EXPECT_TRUE(rock::test::InfoOf(reset)["admissible_commands"].is_array());
 
   json step = Ask({{"type", "step"}, {"slot", 1}, {"action", "look"}, {"req", 42}});
   ASSERT_EQ(step["type"], "step_result") << step.dump();

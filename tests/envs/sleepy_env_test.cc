@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "envs/episode_host.h"
+#include "tests/support/env_reply.h"
 
 namespace rock::envs {
 namespace {
@@ -231,15 +232,15 @@ TEST(SleepyEnv, PlaysThroughTheEpisodeHost) {
   const json task = {{"steps", 2}, {"scale_ms", 0.5}, {"cap_ms", 2}};
   json reset = ask({{"type", "reset"}, {"slot", 1}, {"task", task}, {"seed", 9}});
   ASSERT_EQ(reset["type"], "reset_result") << reset.dump();
-  EXPECT_EQ(reset["info"]["steps"], 2);
+  EXPECT_EQ(rock::test::InfoOf(reset)["steps"], 2);
 
   const SleepyTask parsed = Parse(task);
   json step = ask({{"type", "step"}, {"slot", 1}, {"action", "wait"}});
   ASSERT_EQ(step["type"], "step_result") << step.dump();
-  EXPECT_EQ(step["info"]["slept_ms"].get<double>(), SleepyEnv::SleepMs(parsed, 9, 0, "wait"));
+  EXPECT_EQ(rock::test::InfoOf(step)["slept_ms"].get<double>(), SleepyEnv::SleepMs(parsed, 9, 0, "wait"));
   EXPECT_FALSE(step["terminated"].get<bool>());
   json last = ask({{"type", "step"}, {"slot", 1}, {"action", "wait"}});
-  EXPECT_EQ(last["info"]["slept_ms"].get<double>(), SleepyEnv::SleepMs(parsed, 9, 1, "wait"));
+  EXPECT_EQ(rock::test::InfoOf(last)["slept_ms"].get<double>(), SleepyEnv::SleepMs(parsed, 9, 1, "wait"));
   EXPECT_TRUE(last["terminated"].get<bool>());
   EXPECT_EQ(last["reward"], 1.0);
   EXPECT_EQ(ask({{"type", "step"}, {"slot", 1}, {"action", "wait"}})["code"], "failed_precondition");

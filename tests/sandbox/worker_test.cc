@@ -28,6 +28,7 @@
 #include "envs/sleepy/sleepy_env.h"
 #include "sandbox/frame.h"
 #include "sandbox/spec.h"
+#include "tests/support/env_reply.h"
 
 namespace rock::sandbox {
 namespace {
@@ -421,7 +422,7 @@ TEST(WorkerEpisodes, AlfworldSlotsMatchAnInProcessEnv) {
   EXPECT_EQ(reset["slot"], 2);
   EXPECT_EQ(reset["req"], "r1");
   EXPECT_EQ(reset["observation"], expected_reset->observation);
-  EXPECT_EQ(reset["info"], expected_reset->info);
+  EXPECT_EQ(rock::test::InfoOf(reset), expected_reset->info);
 
   // Slot 3 plays another task in between; slot 2 must not notice.
   worker->Send({{"type", "reset"}, {"slot", 3}, {"task", {{"type", "pick_heat_then_place_in_recep"}, {"seed", 1}}}});
@@ -439,7 +440,7 @@ TEST(WorkerEpisodes, AlfworldSlotsMatchAnInProcessEnv) {
     EXPECT_EQ(step["reward"], expected->reward);
     EXPECT_EQ(step["terminated"], expected->terminated);
     EXPECT_EQ(step["truncated"], expected->truncated);
-    EXPECT_EQ(step["info"], expected->info);
+    EXPECT_EQ(rock::test::InfoOf(step), expected->info);
   }
 
   worker->Send({{"type", "close"}, {"slot", 2}});
@@ -471,12 +472,12 @@ TEST(WorkerEpisodes, AlfworldPlaysRealGamesFromTheReadOnlyDataDir) {
   json reset = worker->Receive();
   ASSERT_EQ(reset.value("type", ""), "reset_result") << reset.dump();
   EXPECT_EQ(reset["observation"], expected->observation);
-  EXPECT_EQ(reset["info"]["game_id"], expected->info["game_id"]);
-  EXPECT_TRUE(reset["info"]["game_id"].get<std::string>().starts_with("train/pick_heat_then_place_in_recep-Egg"))
-      << reset["info"].dump();
+  EXPECT_EQ(rock::test::InfoOf(reset)["game_id"], expected->info["game_id"]);
+  EXPECT_TRUE(rock::test::InfoOf(reset)["game_id"].get<std::string>().starts_with("train/pick_heat_then_place_in_recep-Egg"))
+      << rock::test::InfoOf(reset).dump();
 
   // A game file named relative to the data directory.
-  const std::string trial = reset["info"]["game_id"].get<std::string>();
+  const std::string trial = rock::test::InfoOf(reset)["game_id"].get<std::string>();
   worker->Send({{"type", "reset"}, {"slot", 1}, {"task", {{"gamefile", "json_2.1.1/" + trial + "/game.tw-pddl"}}}});
   json by_file = worker->Receive();
   ASSERT_EQ(by_file.value("type", ""), "reset_result") << by_file.dump();
@@ -527,7 +528,7 @@ TEST(WorkerEpisodes, SleepyStepsSleepTheirDrawsUnderTheEnvSeccompProfile) {
     json step = worker->Receive();
     const std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
     ASSERT_EQ(step.value("type", ""), "step_result") << step.dump();
-    EXPECT_EQ(step["info"]["slept_ms"].get<double>(), draw);
+    EXPECT_EQ(rock::test::InfoOf(step)["slept_ms"].get<double>(), draw);
     EXPECT_GE(elapsed.count(), draw) << "step " << k;
     EXPECT_EQ(step["terminated"], k == 2);
   }
