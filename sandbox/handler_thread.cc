@@ -37,12 +37,15 @@ bool HandlerThread::HandleHereIfIdle(const nlohmann::json& message) {
     busy_ = true;
   }
   Handle(message);
+  bool posted = false;
   {
     std::lock_guard lock(mutex_);
     busy_ = false;
+    posted = !queue_.empty();
   }
-  // The loop waits while busy_: wake it for anything posted meanwhile.
-  wake_.notify_one();
+  // The loop waits while busy_: wake it for anything posted meanwhile, and only then (waking it
+  // for nothing cost a context switch per step).
+  if (posted) wake_.notify_one();
   return true;
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -53,12 +54,13 @@ std::string_view StateName(State state) {
 // nothing once the sandbox has been relaunched or removed.
 struct Sandbox {
   Sandbox(Strand& strand, Spec s)
-      : spec(std::move(s)), heartbeat(strand), ready_timer(strand), backoff_timer(strand) {}
+      : spec(std::move(s)), heartbeat(strand), ready_timer(strand), backoff_timer(strand), request_timer(strand) {}
 
   // An exec or env request waiting for its answer, by the id it was sent with.
   struct PendingRequest {
     Supervisor::JsonCallback done;
-    std::unique_ptr<asio::steady_timer> deadline;
+    Clock::time_point deadline;
+    std::string type;  // of the request, for the deadline's message
   };
 
   Spec spec;
@@ -77,6 +79,10 @@ struct Sandbox {
   asio::steady_timer heartbeat;
   asio::steady_timer ready_timer;
   asio::steady_timer backoff_timer;
+  // One timer for all requests' deadlines, armed for the earliest: a timer per request cost a
+  // timer and a cancelled handler per step.
+  asio::steady_timer request_timer;
+  std::optional<Clock::time_point> request_timer_at;  // set while armed
   uint64_t ping_seq = 0;
   uint64_t pong_seq = 0;
   int64_t last_pong_ms = 0;
@@ -349,17 +355,48 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
                    JsonCallback done) {
     const uint64_t request_id = sb.next_request_id++;
     message[id_field] = request_id;
-    auto deadline = std::make_unique<asio::steady_timer>(strand_, timeout);
-    deadline->async_wait([self = shared_from_this(), id = sb.spec.id, generation = sb.generation, request_id,
-                          type = message.value("type", "")](auto ec) {
+    const Clock::time_point deadline = Clock::now() + timeout;
+    sb.requests.emplace(request_id, Sandbox::PendingRequest{std::move(done), deadline, message.value("type", "")});
+    if (!sb.request_timer_at || deadline < *sb.request_timer_at) ArmRequestTimer(sb, deadline);
+    Send(sb, message);
+  }
+
+  void ArmRequestTimer(Sandbox& sb, Clock::time_point at) {
+    sb.request_timer_at = at;
+    sb.request_timer.expires_at(at);  // cancels the wait for a later deadline, if any
+    sb.request_timer.async_wait([self = shared_from_this(), id = sb.spec.id, generation = sb.generation](auto ec) {
       if (ec) return;
       Sandbox* current = self->Find(id);
       if (current == nullptr || current->generation != generation) return;
-      auto node = current->requests.extract(request_id);
-      if (!node.empty()) node.mapped().done(Status(Code::kDeadlineExceeded, "sandbox " + id + " did not answer " + type));
+      current->request_timer_at.reset();
+      self->ExpireRequests(*current);
     });
-    sb.requests.emplace(request_id, Sandbox::PendingRequest{std::move(done), std::move(deadline)});
-    Send(sb, message);
+  }
+
+  // Answers the requests past their deadline, then waits for the earliest of the others.
+  void ExpireRequests(Sandbox& sb) {
+    const auto now = Clock::now();
+    std::vector<uint64_t> expired;
+    std::optional<Clock::time_point> next;
+    for (const auto& [request_id, pending] : sb.requests) {
+      if (pending.deadline <= now) {
+        expired.push_back(request_id);
+      } else if (!next || pending.deadline < *next) {
+        next = pending.deadline;
+      }
+    }
+    if (next) ArmRequestTimer(sb, *next);
+    const std::string id = sb.spec.id;
+    const uint64_t generation = sb.generation;
+    for (uint64_t request_id : expired) {
+      // An answer may restart or remove the sandbox (the balancer restarts a hung one).
+      Sandbox* current = Find(id);
+      if (current == nullptr || current->generation != generation) return;
+      auto node = current->requests.extract(request_id);
+      if (!node.empty()) {
+        node.mapped().done(Status(Code::kDeadlineExceeded, "sandbox " + id + " did not answer " + node.mapped().type));
+      }
+    }
   }
 
   // Answers the request `message` replies to, if it still waits. An env_error becomes the Status
@@ -463,6 +500,8 @@ class Supervisor::Impl : public std::enable_shared_from_this<Impl> {
     sb.heartbeat.cancel();
     sb.ready_timer.cancel();
     sb.backoff_timer.cancel();
+    sb.request_timer.cancel();
+    sb.request_timer_at.reset();
     sb.control.reset();
     sb.exit_watch.reset();
     auto requests = std::exchange(sb.requests, {});

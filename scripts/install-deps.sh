@@ -17,6 +17,8 @@ packages=(
   nlohmann-json3-dev prometheus-cpp-dev libspdlog-dev libfmt-dev libsystemd-dev libcli11-dev
   # Store: SQLite (C++ wrapper, C library, and the sqlite3 shell for backups and debugging).
   libsqlitecpp-dev libsqlite3-dev sqlite3
+  # rockd's allocator: thread caches for the step path's many small allocations.
+  libjemalloc-dev
   # Tests and benchmarks: GoogleTest/GoogleMock, Google Benchmark, wrk load generator.
   libgtest-dev libgmock-dev libbenchmark-dev wrk
   # Test tools: promtool (in prometheus) checks /metrics; systemd-analyze verifies the unit.

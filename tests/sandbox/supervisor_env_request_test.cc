@@ -112,6 +112,27 @@ TEST_F(SupervisorEnvRequest, AStoppedWorkerMissesTheDeadline) {
   kill(pid_, SIGCONT);
 }
 
+// One timer serves every request's deadline: a request with a short one, sent after one with a
+// long one, still expires on time, and the long one keeps waiting until its own.
+TEST_F(SupervisorEnvRequest, EachRequestMissesItsOwnDeadline) {
+  ASSERT_EQ(kill(pid_, SIGSTOP), 0);
+  std::promise<StatusOr<json>> patient, hurried;
+  supervisor_->EnvRequest("env-request", {{"type", "close"}, {"slot", 0}}, 60s,
+                          [&](StatusOr<json> a) { patient.set_value(std::move(a)); });
+  supervisor_->EnvRequest("env-request", {{"type", "close"}, {"slot", 1}}, 100ms,
+                          [&](StatusOr<json> a) { hurried.set_value(std::move(a)); });
+  auto hurried_answer = hurried.get_future();
+  ASSERT_EQ(hurried_answer.wait_for(10s), std::future_status::ready) << "the short deadline waited for the long one";
+  StatusOr<json> late = hurried_answer.get();
+  EXPECT_EQ(late.status().code(), Code::kDeadlineExceeded) << late.status().ToString();
+  EXPECT_NE(late.status().message().find("did not answer close"), std::string::npos) << late.status().message();
+  auto patient_answer = patient.get_future();
+  EXPECT_EQ(patient_answer.wait_for(300ms), std::future_status::timeout);
+  ASSERT_EQ(kill(pid_, SIGCONT), 0);
+  StatusOr<json> answered = patient_answer.get();
+  EXPECT_TRUE(answered.ok()) << answered.status().ToString();
+}
+
 TEST_F(SupervisorEnvRequest, ACrashAnswersPendingRequestsUnavailable) {
   ASSERT_EQ(kill(pid_, SIGSTOP), 0);  // holds the answer back until the crash
   std::promise<StatusOr<json>> answer;
