@@ -191,7 +191,6 @@ class Store::Impl {
       : lock_(std::move(lock)),
         path_(std::move(path)),
         batch_max_(std::max<std::size_t>(options.batch_max, 1)),
-        gather_(options.gather),
         writer_db_(std::move(writer_db)),
         writer_(writer_db_),
         reader_db_(std::move(reader_db)),
@@ -212,17 +211,12 @@ class Store::Impl {
   }
 
   void Write(std::string what, WriteJob job, Committed committed) {
-    bool wake = false;
     {
       std::lock_guard lock(mu_);
-      // The writer waits for a first write, then gathers until one is waited on or the batch is
-      // full: only those need to wake it.
-      wake = queue_.empty() || committed != nullptr || queue_.size() + 1 >= batch_max_;
-      waited_in_queue_ += committed != nullptr;
       queue_.push_back({std::move(what), std::move(job), std::move(committed), Status::Ok()});
       ++enqueued_seq_;
     }
-    if (wake) work_cv_.notify_one();
+    work_cv_.notify_one();
   }
 
   // An empty write: the queue is committed in order, so its commit is the commit of all before
@@ -242,10 +236,7 @@ class Store::Impl {
   Status Flush() {
     std::unique_lock lock(mu_);
     const std::uint64_t target = enqueued_seq_;
-    ++flushes_waiting_;
-    work_cv_.notify_one();
     committed_cv_.wait(lock, [&] { return committed_seq_ >= target; });
-    --flushes_waiting_;
     return std::exchange(failure_, Status::Ok());
   }
 
@@ -271,14 +262,10 @@ class Store::Impl {
         std::unique_lock lock(mu_);
         work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;
-        work_cv_.wait_for(lock, gather_, [&] {
-          return stopping_ || queue_.size() >= batch_max_ || waited_in_queue_ > 0 || flushes_waiting_ > 0;
-        });
         const std::size_t n = std::min(queue_.size(), batch_max_);
         std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n),
                   std::back_inserter(batch));
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-        for (const PendingWrite& write : batch) waited_in_queue_ -= write.committed != nullptr;
       }
       Status committed = CommitBatch(batch);
       // Another process holding the database (a backup, an operator's sqlite3) delays the batch
@@ -357,7 +344,6 @@ class Store::Impl {
   DataDirLock lock_;
   const std::filesystem::path path_;
   const std::size_t batch_max_;
-  const std::chrono::microseconds gather_;
 
   // Used by the writer thread only. Declared before the reader so that it closes last: the
   // last connection to close checkpoints the WAL and removes it, which a read-only one cannot.
@@ -371,8 +357,6 @@ class Store::Impl {
   std::condition_variable work_cv_;       // queue_ gained a write, or stopping_
   std::condition_variable committed_cv_;  // committed_seq_ advanced
   std::deque<PendingWrite> queue_;        // guarded by mu_
-  std::size_t waited_in_queue_ = 0;       // guarded by mu_: writes in queue_ with a callback
-  int flushes_waiting_ = 0;               // guarded by mu_
   std::uint64_t enqueued_seq_ = 0;        // guarded by mu_: writes ever queued
   std::uint64_t committed_seq_ = 0;       // guarded by mu_: writes ever committed or failed
   Status failure_;                        // guarded by mu_: first failed commit since Flush

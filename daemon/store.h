@@ -11,7 +11,6 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -29,10 +28,6 @@ namespace rock {
 struct StoreOptions {
   // Largest number of queued writes committed in one transaction.
   std::size_t batch_max = 256;
-  // How long the writer gathers writes that nobody waits on before it commits them. A commit
-  // writes every page it touched to the WAL, so one commit of a hundred steps costs little more
-  // than one of a single step. A write with a `committed` callback, or a Flush, ends the wait.
-  std::chrono::microseconds gather{2000};
 };
 
 class Store {

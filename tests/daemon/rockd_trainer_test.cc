@@ -1293,7 +1293,7 @@ TEST(RockdTrainerRecovery, KilledRockdRestartedOnTheSameDataDirLosesAndDuplicate
   EXPECT_TRUE(trainer.errors().empty()) << json(trainer.errors()).dump();
   // The live episode was failed on restart and has no trajectory.
   const json got = Http(rockd->port(), "GET", "/api/v1/episodes/" + live_episode).json();
-  EXPECT_EQ(got["state"], "failed") << got.dump();
+  EXPECT_EQ(At(got, "state"), "failed") << got.dump();
   EXPECT_EQ(ListTrajectories(rockd->port(), "survivor").size(), 5u);
 }
 
