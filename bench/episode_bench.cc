@@ -13,17 +13,23 @@
 //   build/bin/episode_bench [--seconds N] [--http-threads N] [--stream-only]
 //     window per row (default 5 s); rockd's http.threads (default 2); only the trainer stream and
 //     GEM rows, for working on that path
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -229,14 +235,88 @@ awaitable<void> PollHealthz(uint16_t port, StepTally& tally) {
   }
 }
 
+// ---- where a step's CPU goes ----
+
+// CPU seconds (user + system) of process `pid` so far; 0 once it is gone.
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto name_end = text.rfind(')');  // the command name may hold spaces
+  if (name_end == std::string::npos) return 0;
+  std::istringstream fields(text.substr(name_end + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds of every rock-env process (the sandboxes' workers).
+double WorkerCpuSeconds() {
+  double total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isdigit(c); })) continue;
+    std::ifstream comm(entry.path() / "comm");
+    std::string command;
+    if (std::getline(comm, command) && command == "rock-env") total += ProcessCpuSeconds(std::stoi(name));
+  }
+  return total;
+}
+
+double OwnCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+struct CpuSample {
+  double rockd = 0, workers = 0, client = 0;
+};
+
+CpuSample SampleCpu(pid_t rockd) { return {ProcessCpuSeconds(rockd), WorkerCpuSeconds(), OwnCpuSeconds()}; }
+
+// CPU per step of rockd, the workers and this client over a row's window.
+struct CpuSplit {
+  pid_t rockd = 0;
+  CpuSample from, to;
+  uint64_t steps = 0;  // answered in the window
+  std::string Line() const {
+    const auto per_step = [this](double a, double b) { return steps == 0 ? 0.0 : (b - a) / static_cast<double>(steps) * 1e6; };
+    return fmt::format("CPU per step over that row's window: rockd {:.0f} µs, the rock-env workers {:.0f} µs, this client "
+                       "{:.0f} µs ({:.0f} µs in all, for 2 cores)",
+                       per_step(from.rockd, to.rockd), per_step(from.workers, to.workers),
+                       per_step(from.client, to.client),
+                       per_step(from.rockd + from.workers + from.client, to.rockd + to.workers + to.client));
+  }
+};
+
+// Samples `split` at the window's start and end, on the clients' own thread.
+awaitable<void> SampleWindow(const StepTally& tally, CpuSplit& split) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_at(tally.from);
+  co_await timer.async_wait(use_awaitable);
+  split.from = SampleCpu(split.rockd);
+  timer.expires_at(tally.to);
+  co_await timer.async_wait(use_awaitable);
+  split.to = SampleCpu(split.rockd);
+}
+
 // One row of `concurrent` episodes in flight: `play(i)` runs client i (1-based) of `clients`
 // for the window after 1 s of warm-up (connections opened, episodes started).
+// With `cpu`, also where the window's CPU went; its `rockd` names the process.
 std::string StepRow(asio::io_context& io, const std::string& label, std::size_t concurrent, std::size_t clients,
-                    std::chrono::seconds window, const std::function<awaitable<void>(std::size_t, StepTally&)>& play) {
+                    std::chrono::seconds window, const std::function<awaitable<void>(std::size_t, StepTally&)>& play,
+                    CpuSplit* cpu = nullptr) {
   StepTally tally;
   tally.from = Clock::now() + std::chrono::seconds(1);
   tally.to = tally.from + window;
-  Run(io, All(clients, [&](std::size_t i) { return play(i + 1, tally); }));
+  Run(io, All(clients + (cpu != nullptr), [&](std::size_t i) {
+        return i == clients ? SampleWindow(tally, *cpu) : play(i + 1, tally);
+      }));
+  if (cpu != nullptr) cpu->steps = tally.steps;
   const double seconds = std::chrono::duration<double>(tally.to - tally.from).count();
   std::fprintf(stderr, "%s x%zu: %lu requests\n", label.c_str(), concurrent, static_cast<unsigned long>(tally.steps));
   return fmt::format("| {} | {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n", label, concurrent, tally.steps / seconds,
@@ -554,12 +634,14 @@ int Main(int argc, char** argv) {
   stream += StepRow(io, "GEM HTTP step", 1, 1, window,
                     [&](std::size_t client, StepTally& t) { return PlayGem(port, client, t); });
   // 1,024 episodes in flight: 16 trainer connections of 64 episodes each.
-  stream += StepRow(io, "/ws/trainer act → obs (C++ client)", 1024, 16, window,
-                    [&](std::size_t client, StepTally& t) { return StreamTrainer(port, client, 64, t); });
+  CpuSplit cpu{.rockd = rockd->pid()};
+  stream += StepRow(
+      io, "/ws/trainer act → obs (C++ client)", 1024, 16, window,
+      [&](std::size_t client, StepTally& t) { return StreamTrainer(port, client, 64, t); }, &cpu);
   const std::string stream_table =
       "The same ALFWorld steps over the trainer stream and the GEM API (the 1,024 row: 16 trainer connections of 64 "
       "episodes):\n\n| request | concurrent | per s | episodes/s | p50 µs | p99 µs |\n|---|---|---|---|---|---|\n" +
-      stream + "\n";
+      stream + "\n" + cpu.Line() + "\n\n";
   if (stream_only) {
     std::printf("%s", stream_table.c_str());
     return rockd->Stop(SIGTERM) == 0 ? 0 : 1;
