@@ -357,6 +357,10 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     if (t.connection == 0) return;
     SendTo(connections_.at(t.connection), message);
   }
+  void SendText(const Trainer& t, const std::string& text) {
+    if (t.connection == 0) return;
+    SendTextTo(connections_.at(t.connection), text);
+  }
 
   // An error answering start `req`: sent now, or kept for the session's next connection.
   void AnswerStart(Trainer& t, const Status& status, const json& req) {
@@ -734,7 +738,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
                         {"group", group},
                         {"req", req}};
       e.last_obs = DumpWithRawMember(obs, "info", member->reply.info_json);
-      if (t.connection != 0) SendTextTo(connections_.at(t.connection), e.last_obs);
+      SendText(t, e.last_obs);
     }
   }
 
@@ -840,7 +844,7 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
                       {"truncated", reply->truncated},
                       {"group", e.group}};
     e.last_obs = DumpWithRawMember(obs, "info", reply->info_json);
-    if (t.connection != 0) SendTextTo(connections_.at(t.connection), e.last_obs);
+    SendText(t, e.last_obs);
   }
 
   void Cancel(Trainer& t, const json& cancel) {
