@@ -31,7 +31,7 @@ trap cleanup_rockd EXIT
 start_rockd
 
 # shellcheck disable=SC2086 # flags is a word list
-"$trainer" --endpoint "127.0.0.1:$port" --name random $(sed -E 's/--(lr|imitation) [^ ]+//g' <<<"$flags") --lr 0 \
+"$trainer" --endpoint "127.0.0.1:$port" --name random $(sed -E 's/--(lr|imitation|curriculum) [^ ]+//g' <<<"$flags") --lr 0 \
   --time-limit "$random_s" --quiet \
   --summary "$work/random.json"
 # shellcheck disable=SC2086
@@ -45,9 +45,11 @@ random = json.load(open(f"{work}/random.json"))
 trained = json.load(open(f"{work}/trained.json"))
 
 def rate(points):
-    episodes = sum(p["episodes"] for p in points)
-    wins = sum(p["success_rate"] * p["episodes"] for p in points)
-    reward = sum(p["reward_mean"] * p["episodes"] for p in points)
+    # Episodes from the task's start only: --curriculum's near-goal starts are not the task.
+    points = [p for p in points if p.get("episodes_from_start", 0) > 0]
+    episodes = sum(p["episodes_from_start"] for p in points)
+    wins = sum(p["success_rate"] * p["episodes_from_start"] for p in points)
+    reward = sum(p["reward_mean"] * p["episodes_from_start"] for p in points)
     return episodes, wins / max(episodes, 1), reward / max(episodes, 1)
 
 curve = trained["curve"]
@@ -57,7 +59,7 @@ print(f"- machine: {os.cpu_count()} cores, {model}, {platform.system()} {platfor
 print(f"- budget: {learn_s:.0f} s wall clock for the trained run (rock-trainer used {trained['cpu_s']:.0f} s of CPU;"
       f" rockd and its sandboxes ran beside it), {trained['versions']} updates")
 print(f"- command: `bench/trainer_learning.sh` (`make bench`), both runs with `{flags}`;"
-      " the random agent drops `--imitation` and sets `--lr 0`\n")
+      " the random agent drops `--imitation` and `--curriculum` and sets `--lr 0`\n")
 print("| policy | episodes | success rate | mean progress reward |")
 print("|---|---:|---:|---:|")
 n, s, r = rate(random["curve"])
@@ -67,14 +69,17 @@ print(f"| trained, first fifth of the updates | {n} | {100 * s:.1f}% | {r:.2f} |
 n, s, r = rate(tail)
 print(f"| trained, last fifth of the updates | {n} | {100 * s:.1f}% | {r:.2f} |")
 print("\nThe curve (the run in tenths, each tenth's updates pooled):\n")
-print("| update | elapsed s | success rate | mean progress reward | expert agreement |")
-print("|---:|---:|---:|---:|---:|")
+print("| update | elapsed s | success rate | mean progress reward | expert agreement | success near the goal |")
+print("|---:|---:|---:|---:|---:|---:|")
 step = max(1, len(curve) // 10)
 for i in range(0, len(curve), step):
     window = curve[i:i + step]
     n, s, r = rate(window)
     agreement = [p["expert_agreement"] for p in window if "expert_agreement" in p]
     shown = f"{100 * sum(agreement) / len(agreement):.0f}%" if agreement else "–"
-    print(f"| {curve[i]['step']} | {curve[i]['elapsed_s']:.0f} | {100 * s:.1f}% | {r:.2f} | {shown} |")
+    near = sum(p.get("episodes_near_goal", 0) for p in window)
+    near_wins = sum(p.get("success_near_goal", 0) * p.get("episodes_near_goal", 0) for p in window)
+    near_shown = f"{100 * near_wins / near:.0f}% of {near}" if near else "–"
+    print(f"| {curve[i]['step']} | {curve[i]['elapsed_s']:.0f} | {100 * s:.1f}% | {r:.2f} | {shown} | {near_shown} |")
 PY
 stop_rockd

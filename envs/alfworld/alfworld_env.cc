@@ -17,7 +17,8 @@ namespace rock::alfworld {
 namespace {
 
 constexpr std::string_view kFields[] = {"type",      "seed",             "split", "index", "gamefile",
-                                        "max_steps", "alfworld_version", "reward", "expert"};
+                                        "max_steps", "alfworld_version", "reward", "expert",
+                                        "start_near_goal"};
 
 // Commands the expert may take to finish from any state; a plan longer than this counts as
 // unreachable for the progress reward (the expert needs at most a few dozen).
@@ -37,6 +38,7 @@ struct TaskRequest {
   Grammar grammar = Grammar::kV04;
   bool progress_reward = false;
   bool expert = false;
+  int start_near_goal = 0;  // 0: from the game's start
 };
 
 // "0.3", "0.3.2", "0.4", ...: versions before 0.4 use the old grammar.
@@ -113,6 +115,13 @@ StatusOr<TaskRequest> ParseTask(const nlohmann::json& task, uint64_t seed) {
     const nlohmann::json& v = task.at("expert");
     if (!v.is_boolean()) return FieldError("expert", "true or false");
     req.expert = v.get<bool>();
+  }
+  if (task.contains("start_near_goal")) {
+    const nlohmann::json& v = task.at("start_near_goal");
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > kExpertPlanBudget) {
+      return FieldError("start_near_goal", "an integer in [1, " + std::to_string(kExpertPlanBudget) + "]");
+    }
+    req.start_near_goal = static_cast<int>(v.get<int64_t>());
   }
   if (!req.gamefile.empty()) {
     if (req.type || req.split || req.seed || req.index) {
@@ -263,6 +272,7 @@ StatusOr<envs::ResetResult> AlfworldEnv::Reset(const nlohmann::json& task, uint6
   done_ = engine_->won();
   progress_reward_ = req.progress_reward;
   expert_ = req.expert;
+  if (req.start_near_goal > 0) StartNearGoal(req.start_near_goal);
   PlanFromHere();
   best_plan_length_ = plan_length_;
   envs::ResetResult result;
@@ -289,6 +299,13 @@ StatusOr<envs::StepResult> AlfworldEnv::Step(std::string_view action) {
   done_ = result.terminated || result.truncated;
   result.info = Info();
   return result;
+}
+
+void AlfworldEnv::StartNearGoal(int commands_left) {
+  Engine copy = *engine_;
+  const std::vector<std::string> plan = RunExpert(copy, kExpertPlanBudget);
+  if (!copy.won()) return;
+  for (size_t i = 0; i + static_cast<size_t>(commands_left) < plan.size(); i++) engine_->Step(plan[i]);
 }
 
 void AlfworldEnv::PlanFromHere() {

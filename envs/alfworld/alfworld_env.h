@@ -13,7 +13,9 @@
 // from the rare win, and a detour or mistake costs only the steps it takes; info then carries
 // expert_plan_length) and "expert": true (info carries expert_action, the oracle expert's next
 // command, whenever it has one: the label an imitation learner trains on, like ALFWorld's
-// expert_plan extra; it sees the whole state, so a policy never reads it as input).
+// expert_plan extra; it sees the whole state, so a policy never reads it as input) and
+// "start_near_goal": N (the episode starts where the expert, playing from the game's start, has
+// N commands left: a reverse curriculum's easy starts; a plan of N or fewer starts at the start).
 // `seed` of Reset stands in for a missing task seed. info carries admissible_commands, won,
 // task (the task text), game_id and, for files, gamefile.
 #pragma once
@@ -48,6 +50,9 @@ class AlfworldEnv : public envs::Env {
   // (the commands it needs; kExpertPlanBudget when it cannot finish) for the progress reward,
   // expert_action_ (its next command; "" when it has none) for task.expert.
   void PlanFromHere();
+  // Plays the expert's plan from the current state until `commands_left` of it remain; the
+  // steps it plays are the game's, not the episode's (they count toward no step limit).
+  void StartNearGoal(int commands_left);
 
   std::string data_dir_;
   std::string game_key_;  // what the current game was made from, to reuse it on the next Reset

@@ -164,6 +164,46 @@ TEST(AlfworldEnv, ExpertActionOnRequestWinsWhenFollowedFromAnyState) {
   EXPECT_FALSE(reset->info.contains("expert_action")) << "only on request";
 }
 
+TEST(AlfworldEnv, StartNearGoalLeavesThatManyExpertCommands) {
+  for (TaskType type : kAllTaskTypes) {
+    const json full_task = {{"type", TaskTypeName(type)}, {"seed", 7}, {"reward", "progress"}};
+    AlfworldEnv full;
+    auto from_start = full.Reset(full_task, 0);
+    ASSERT_TRUE(from_start.ok()) << from_start.status().ToString();
+    const int plan = from_start->info.at("expert_plan_length");
+    ASSERT_GT(plan, 2) << TaskTypeName(type);
+    for (int left : {1, 2, plan, plan + 5}) {
+      json task = full_task;
+      task["start_near_goal"] = left;
+      task["expert"] = true;
+      task["max_steps"] = std::min(left, plan);  // the played commands count toward no limit
+      AlfworldEnv env;
+      auto reset = env.Reset(task, 0);
+      ASSERT_TRUE(reset.ok()) << reset.status().ToString();
+      EXPECT_EQ(reset->info.at("expert_plan_length"), std::min(left, plan)) << TaskTypeName(type) << " " << left;
+      EXPECT_EQ(reset->info.at("won"), false);
+      if (left >= plan) {
+        EXPECT_EQ(reset->observation, from_start->observation) << "a short plan starts at the start";
+      } else {
+        EXPECT_NE(reset->observation, from_start->observation);
+      }
+      double got = 0.0;
+      envs::StepResult s;
+      std::string expert = reset->info.at("expert_action");
+      for (int step = 0; step < std::min(left, plan); step++) {
+        auto next = env.Step(expert);
+        ASSERT_TRUE(next.ok());
+        s = std::move(*next);
+        got += s.reward;
+        expert = s.info.value("expert_action", "");
+      }
+      EXPECT_TRUE(s.terminated) << TaskTypeName(type) << " " << left << ": " << s.observation;
+      EXPECT_FALSE(s.truncated);
+      EXPECT_EQ(got, std::min(left, plan)) << "the return counts the commands left, not the ones played at reset";
+    }
+  }
+}
+
 TEST(AlfworldEnv, StepLimitCountsEveryStepAndTruncates) {
   AlfworldEnv env;
   ASSERT_TRUE(
@@ -337,6 +377,10 @@ TEST(AlfworldEnv, MalformedTasksNameTheField) {
       {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"reward", "dense"}}, "task.reward"},
       {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"reward", 1}}, "task.reward"},
       {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"expert", "yes"}}, "task.expert"},
+      {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"start_near_goal", 0}}, "task.start_near_goal"},
+      {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"start_near_goal", 201}}, "task.start_near_goal"},
+      {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"start_near_goal", 1.5}}, "task.start_near_goal"},
+      {{{"type", "pick_and_place_simple"}, {"seed", 1}, {"start_near_goal", "2"}}, "task.start_near_goal"},
       {{{"gamefile", ""}}, "task.gamefile"},
       {{{"gamefile", "/x"}, {"type", "pick_and_place_simple"}}, "task.gamefile"},
   };

@@ -87,7 +87,7 @@ TEST(RockTrainer, HelpDocumentsEveryFlagAndBadFlagsFail) {
   const std::string text = help->Log();
   for (const char* flag : {"--endpoint", "--token", "--encoding", "--env", "--task", "--group-size", "--redundancy",
                            "--batch-groups", "--action", "--algo", "--alpha", "--correction", "--ppo-epochs", "--lr",
-                           "--checkpoint-dir", "--versions", "--ledger", "--summary", "--imitation"}) {
+                           "--checkpoint-dir", "--versions", "--ledger", "--summary", "--imitation", "--curriculum"}) {
     EXPECT_NE(text.find(flag), std::string::npos) << flag;
   }
   auto bad = ChildProcess::Start(ROCK_TRAINER_BINARY, {"--alpha", "-1"});
@@ -148,6 +148,54 @@ TEST(RockTrainer, ImitationTrainsOnTheAlfworldExpertsLabelsThroughRockd) {
       EXPECT_GT(point.at("imitation_loss").get<double>(), 1.0) << point.dump();
     }
   }
+}
+
+// --curriculum 1: groups alternate between one expert command from the goal and the task's
+// start; rockd's episodes carry the start, and the success and return reported count only the
+// episodes from the start.
+TEST(RockTrainer, CurriculumStartsGroupsNearTheGoalAndReportsOnlyEpisodesFromTheStart) {
+  auto rockd = RockdProcess::Start({});
+  ASSERT_TRUE(rockd);
+  TempDir dir;
+  const std::vector<std::string> args = {
+      "--endpoint", "127.0.0.1:" + std::to_string(rockd->port()), "--name", "curriculum", "--env", "alfworld",
+      "--task-types", "pick_and_place_simple", "--max-steps", "4", "--group-size", "2", "--batch-groups", "1",
+      "--alpha", "0", "--curriculum", "1", "--dim", "16", "--layers", "1", "--heads", "2", "--kv-heads", "1",
+      "--hidden", "32", "--prompt-bytes", "64", "--versions", "4", "--summary", dir.path() + "/summary.json",
+      "--ledger", dir.path() + "/ledger.jsonl", "--quiet"};
+  const json summary = RunTrainer(args, dir.path());
+  ASSERT_EQ(summary.at("curve").size(), 4u) << summary.dump();
+  int near_points = 0, start_points = 0;
+  for (const json& point : summary.at("curve")) {
+    const int from_start = point.at("episodes_from_start");
+    const int near = point.value("episodes_near_goal", 0);
+    EXPECT_EQ(from_start + near, point.at("episodes").get<int>()) << point.dump();
+    EXPECT_EQ(point.contains("success_rate"), from_start > 0) << point.dump();
+    EXPECT_EQ(point.contains("reward_mean"), from_start > 0) << point.dump();
+    EXPECT_EQ(point.contains("success_near_goal"), near > 0) << point.dump();
+    near_points += near > 0 ? 1 : 0;
+    start_points += from_start > 0 ? 1 : 0;
+  }
+  // Synchronous, one group per update: the updates alternate.
+  EXPECT_EQ(near_points, 2);
+  EXPECT_EQ(start_points, 2);
+  int near = 0, start = 0;
+  for (const json& line : ReadLedger(dir.path() + "/ledger.jsonl")) {
+    const HttpReply reply = Http(rockd->port(), "GET", "/api/v1/episodes/" + line.at("episode").get<std::string>());
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    const json episode = reply.json();
+    const bool intro = episode.at("observation").get<std::string>().rfind("-= Welcome to TextWorld", 0) == 0;
+    if (episode.at("task").contains("start_near_goal")) {
+      EXPECT_EQ(episode.at("task").at("start_near_goal"), 1) << episode.dump();
+      EXPECT_FALSE(intro) << "the expert's first commands were played at reset: " << episode.dump();
+      near++;
+    } else {
+      EXPECT_TRUE(intro) << episode.dump();
+      start++;
+    }
+  }
+  EXPECT_EQ(near, 4);
+  EXPECT_EQ(start, 4);
 }
 
 TEST(RockTrainer, SynchronousModeTrainsOnlyOnTheCurrentVersion) {

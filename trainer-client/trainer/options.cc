@@ -66,6 +66,11 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
       ->check(CLI::Range(0, 4096))->capture_default_str()->group("episodes");
   app.add_option("--batch-groups", o.batch_groups, "groups per update")
       ->check(CLI::Range(1, 4096))->capture_default_str()->group("episodes");
+  app.add_option("--curriculum", o.curriculum,
+                 "reverse curriculum (ALFWorld): groups take turns starting N, N-1, ..., 1 expert commands from "
+                 "the goal (task.start_near_goal) and at the task's start; success_rate counts only episodes from "
+                 "the start; 0: every group at the start")
+      ->check(CLI::Range(0, 200))->capture_default_str()->group("episodes");
   app.add_option("--seed", o.seed, "seed of task seeds, sampling and the model's initialization")
       ->capture_default_str()->group("episodes");
 
@@ -173,6 +178,9 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
   o.loss.correction = kCorrections.at(correction);
   if (o.imitation > 0.0 && o.action == ActionMode::kGenerate) {
     return InvalidArgument("--imitation trains on scored candidates; it needs --action score or auto");
+  }
+  if (o.curriculum > 0 && o.env != "alfworld") {
+    return InvalidArgument("--curriculum starts ALFWorld tasks near their goal; it needs --env alfworld, not " + o.env);
   }
   if (Status valid = policy::Validate(o.model); !valid.ok()) return valid.WithContext("model");
   // Every trajectory of every group that may be in flight must fit the window, or groups wait

@@ -40,6 +40,7 @@ struct TrainerOptions {
   int group_size = 8;
   int redundancy = 0;
   int batch_groups = 4;
+  int curriculum = 0;  // ALFWorld: groups also start 1..curriculum expert commands from the goal
   uint64_t seed = 1;
 
   // the policy

@@ -63,6 +63,7 @@ struct Group {
   uint64_t id = 0;
   size_t client = 0;
   std::string type;      // ALFWorld task type, else the env kind
+  int start_near_goal = 0;  // --curriculum: expert commands left at the start; 0: the task's start
   int expected = 0;      // episodes started: n + redundancy
   int accounted = 0;     // of them, trajectories received
   uint64_t req = 0;
@@ -317,6 +318,10 @@ void Trainer::State::StartGroups() {
       request.task["reward"] = o.reward;
       if (o.imitation > 0.0) request.task["expert"] = true;
     }
+    // --curriculum N: group g starts N - (g mod (N + 1)) expert commands from the goal, so the
+    // groups cycle N, N-1, ..., 1 and then 0, the task's own start.
+    const int level = o.curriculum > 0 ? o.curriculum - static_cast<int>(next_group % (o.curriculum + 1)) : 0;
+    if (alfworld && level > 0) request.task["start_near_goal"] = level;
     request.seed = seed;
     if (o.max_steps > 0) request.max_steps = o.max_steps;
     request.n = o.group_size;
@@ -327,6 +332,7 @@ void Trainer::State::StartGroups() {
     group.id = next_group++;
     group.client = client;
     group.type = type;
+    group.start_near_goal = alfworld ? level : 0;
     group.expected = o.group_size + o.redundancy;
     group.req = streams[client].client->Start(request);
     streams[client].req_to_group[group.req] = group.id;
@@ -646,7 +652,9 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
   std::set<uint64_t> trained_seqs;  // members with at least one action fresh enough to train on
   int64_t batch_episodes = 0;
   double reward_sum = 0.0, staleness_sum = 0.0;
-  int64_t successes = 0, stale_now = 0;
+  // Return and success count episodes from the task's start only: a curriculum's easy starts
+  // would inflate them.
+  int64_t successes = 0, from_start = 0, near_goal = 0, near_goal_successes = 0, stale_now = 0;
   int64_t labelled = 0, agreed = 0;  // actions the expert labelled, and those it would have taken too
   std::map<std::string, std::pair<int, int>> by_type;  // successes, episodes
   for (Group& group : batch) {
@@ -676,6 +684,12 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
         trained_seqs.insert(m.seq);
       }
       batch_episodes++;
+      if (group.start_near_goal > 0) {
+        near_goal++;
+        near_goal_successes += m.success ? 1 : 0;
+        continue;
+      }
+      from_start++;
       reward_sum += m.episode_return;
       successes += m.success ? 1 : 0;
       by_type[group.type].first += m.success ? 1 : 0;
@@ -705,14 +719,12 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
       }
     }
   }
-  const double n = std::max<double>(1.0, static_cast<double>(batch_episodes));
+  const double n = std::max<double>(1.0, static_cast<double>(from_start));
   json success_by_type = json::object();
   for (const auto& [type, counts] : by_type) success_by_type[type] = static_cast<double>(counts.first) / counts.second;
   const double elapsed = SecondsSince(started);
   json metrics = {{"step", version.load()},
                   {"policy_version", version.load()},
-                  {"reward_mean", reward_sum / n},
-                  {"success_rate", static_cast<double>(successes) / n},
                   {"success_by_type", success_by_type},
                   {"loss", stats->loss},
                   {"tokens_per_s", update_s > 0 ? static_cast<double>(stats->tokens) / update_s : 0.0},
@@ -723,6 +735,15 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
                   {"grad_norm", stats->grad_norm},
                   {"trajectories_per_s", elapsed > 0 ? static_cast<double>(consumed) / elapsed : 0.0},
                   {"elapsed_s", elapsed}};
+  metrics["episodes_from_start"] = from_start;
+  if (from_start > 0) {
+    metrics["reward_mean"] = reward_sum / n;
+    metrics["success_rate"] = static_cast<double>(successes) / n;
+  }
+  if (near_goal > 0) {
+    metrics["episodes_near_goal"] = near_goal;
+    metrics["success_near_goal"] = static_cast<double>(near_goal_successes) / static_cast<double>(near_goal);
+  }
   if (labelled > 0) metrics["expert_agreement"] = static_cast<double>(agreed) / static_cast<double>(labelled);
   if (stats->labelled > 0) metrics["imitation_loss"] = stats->imitation_loss;  // only what was trained
   curve.push_back(metrics);
