@@ -17,11 +17,15 @@ trainer=${ROCK_TRAINER:-$root/build/bin/rock-trainer}
 learn_s=${LEARN_SECONDS:-1800}
 random_s=${RANDOM_SECONDS:-300}
 flags=${TRAINER_FLAGS:-"--env alfworld --task-types pick_and_place_simple --max-steps 30 --algo grpo --lr 0.003 \
---imitation 1 --ppo-epochs 1 --temperature 0.05 --dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 \
+--reward won --curriculum 4 --imitation 10 --ppo-epochs 1 --temperature 0.05 --dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 \
 --prompt-bytes 128 --history 1 --train-candidates 3 --group-size 4 --batch-groups 1"}
 for binary in "$rockd" "$trainer"; do
   [[ -x $binary ]] || { echo "trainer_learning: $binary not built (run make build)" >&2; exit 1; }
 done
+
+# The policy's OpenMP workers share the 2 cores with rockd and its sandboxes: spinning while they
+# wait would take CPU the envs need (make run does the same).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 work=$(mktemp -d)
 # shellcheck source=bench/rockd_lib.sh
@@ -60,7 +64,7 @@ print(f"- budget: {learn_s:.0f} s wall clock for the trained run (rock-trainer u
       f" rockd and its sandboxes ran beside it), {trained['versions']} updates")
 print(f"- command: `bench/trainer_learning.sh` (`make bench`), both runs with `{flags}`;"
       " the random agent drops `--imitation` and `--curriculum` and sets `--lr 0`\n")
-print("| policy | episodes | success rate | mean progress reward |")
+print("| policy | episodes from the task's start | success rate | mean return |")
 print("|---|---:|---:|---:|")
 n, s, r = rate(random["curve"])
 print(f"| random agent (untrained, near-uniform over admissible commands) | {n} | {100 * s:.1f}% | {r:.2f} |")
@@ -69,7 +73,7 @@ print(f"| trained, first fifth of the updates | {n} | {100 * s:.1f}% | {r:.2f} |
 n, s, r = rate(tail)
 print(f"| trained, last fifth of the updates | {n} | {100 * s:.1f}% | {r:.2f} |")
 print("\nThe curve (the run in tenths, each tenth's updates pooled):\n")
-print("| update | elapsed s | success rate | mean progress reward | expert agreement | success near the goal |")
+print("| update | elapsed s | success rate | mean return | expert agreement | success near the goal |")
 print("|---:|---:|---:|---:|---:|---:|")
 step = max(1, len(curve) // 10)
 for i in range(0, len(curve), step):
