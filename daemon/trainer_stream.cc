@@ -695,13 +695,25 @@ class TrainerHub::Impl : public std::enable_shared_from_this<TrainerHub::Impl> {
     }
     t.starting += members;
     balancer::GroupSpec group{std::move(spec).value(), static_cast<uint32_t>(n), static_cast<uint32_t>(redundancy)};
+    // The members' start records were queued before the balancer answered; the trainer hears of
+    // them once those are committed, so a rockd killed right after still knows every episode it
+    // told a trainer about (and fails it on restart) instead of answering "no episode".
     balancer_.StartGroup(std::move(group), [weak = weak_from_this(), trainer = t.name, req, label,
                                             members](StatusOr<balancer::GroupStarted> started) {
-      if (auto self = weak.lock()) {
-        self->Post([trainer, req, label, members, started = std::move(started)](Impl& hub) mutable {
-          hub.OnGroupStarted(trainer, req, label, members, std::move(started));
-        });
-      }
+      auto self = weak.lock();
+      if (!self) return;
+      self->store_.AfterQueuedWrites(
+          "record the start of trainer " + trainer + "'s group",
+          [weak, trainer, req, label, members, started = std::move(started)](Status committed) mutable {
+            auto hub_impl = weak.lock();
+            if (!hub_impl) return;
+            if (!committed.ok() && started.ok()) {
+              started = Internal("the group started, but recording its start failed: " + committed.message());
+            }
+            hub_impl->Post([trainer, req, label, members, started = std::move(started)](Impl& hub) mutable {
+              hub.OnGroupStarted(trainer, req, label, members, std::move(started));
+            });
+          });
     });
   }
 
