@@ -320,8 +320,9 @@ void Trainer::State::StartGroups() {
     }
     // --curriculum N: group g starts N - (g mod (N + 1)) expert commands from the goal, so the
     // groups cycle N, N-1, ..., 1 and then 0, the task's own start.
-    const int level = o.curriculum > 0 ? o.curriculum - static_cast<int>(next_group % (o.curriculum + 1)) : 0;
-    if (alfworld && level > 0) request.task["start_near_goal"] = level;
+    const int level =
+        alfworld && o.curriculum > 0 ? o.curriculum - static_cast<int>(next_group % (o.curriculum + 1)) : 0;
+    if (level > 0) request.task["start_near_goal"] = level;
     request.seed = seed;
     if (o.max_steps > 0) request.max_steps = o.max_steps;
     request.n = o.group_size;
@@ -332,7 +333,7 @@ void Trainer::State::StartGroups() {
     group.id = next_group++;
     group.client = client;
     group.type = type;
-    group.start_near_goal = alfworld ? level : 0;
+    group.start_near_goal = level;
     group.expected = o.group_size + o.redundancy;
     group.req = streams[client].client->Start(request);
     streams[client].req_to_group[group.req] = group.id;
@@ -654,7 +655,7 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
   double reward_sum = 0.0, staleness_sum = 0.0;
   // Return and success count episodes from the task's start only: a curriculum's easy starts
   // would inflate them.
-  int64_t successes = 0, from_start = 0, near_goal = 0, near_goal_successes = 0, stale_now = 0;
+  int64_t successes = 0, from_start = 0, near_goal_successes = 0, stale_now = 0;
   int64_t labelled = 0, agreed = 0;  // actions the expert labelled, and those it would have taken too
   std::map<std::string, std::pair<int, int>> by_type;  // successes, episodes
   for (Group& group : batch) {
@@ -685,7 +686,6 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
       }
       batch_episodes++;
       if (group.start_near_goal > 0) {
-        near_goal++;
         near_goal_successes += m.success ? 1 : 0;
         continue;
       }
@@ -740,7 +740,7 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
     metrics["reward_mean"] = reward_sum / n;
     metrics["success_rate"] = static_cast<double>(successes) / n;
   }
-  if (near_goal > 0) {
+  if (const int64_t near_goal = batch_episodes - from_start; near_goal > 0) {
     metrics["episodes_near_goal"] = near_goal;
     metrics["success_near_goal"] = static_cast<double>(near_goal_successes) / static_cast<double>(near_goal);
   }
