@@ -125,6 +125,11 @@ StatusOr<json> ReadStoredEpisode(Store& store, const std::string& id) {
   return out;
 }
 
+// The episode runs, but a restart would not know it: the client must not rely on it.
+Status StartNotRecorded(const Status& committed) {
+  return Internal("the episode started, but recording its start failed: " + committed.message());
+}
+
 class EpisodeApi {
  public:
   EpisodeApi(balancer::Balancer& balancer, Store& store, boost::asio::io_context& io, ClientQuota& quota)
@@ -144,7 +149,13 @@ class EpisodeApi {
         quota_.Release(owner);  // it never started; one that did gives its unit back when it ends
         return respond(ErrorResponse(started.status()));
       }
-      respond(JsonTextResponse(201, StartedText(*started, {{"seed", seed}})));
+      // Answered once its start record is committed, so a rockd killed right after still knows
+      // (and fails on restart) the episode a client was told of, instead of "no episode".
+      store_.AfterQueuedWrites("record the start of episode " + started->id,
+                               [respond, text = StartedText(*started, {{"seed", seed}})](Status committed) {
+                                 if (!committed.ok()) return respond(ErrorResponse(StartNotRecorded(committed)));
+                                 respond(JsonTextResponse(201, text));
+                               });
     });
   }
 
@@ -181,7 +192,13 @@ class EpisodeApi {
         }
       }
       episodes += ']';
-      respond(JsonTextResponse(201, DumpWithRawMember({{"group", started->group}, {"seed", seed}}, "episodes", episodes)));
+      store_.AfterQueuedWrites(
+          "record the start of group " + started->group,
+          [respond, text = DumpWithRawMember({{"group", started->group}, {"seed", seed}}, "episodes", episodes)](
+              Status committed) {
+            if (!committed.ok()) return respond(ErrorResponse(StartNotRecorded(committed)));
+            respond(JsonTextResponse(201, text));
+          });
     });
   }
 

@@ -450,12 +450,15 @@ TEST(RockdEpisodeRecovery, ARebuildWithNoHealthySandboxFailsWithinTheQueueTimeou
 }
 
 // An episode live when rockd is killed cannot go on (its sandbox and the balancer's memory of it
-// are gone); the next rockd on the data dir records it as failed, keeping its steps.
+// are gone); the next rockd on the data dir records it as failed, keeping its steps. That holds
+// too for episodes and groups killed right after their 201: rockd answers a start only once it
+// is on disk.
 TEST(RockdEpisodeRecovery, EpisodesLiveWhenRockdIsKilledAreFailedOnRestart) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: pool sandboxes use namespaces and cgroups";
   TempDir dir;
   const std::string data = dir.path() + "/data";
   std::string id;
+  std::vector<std::string> just_started;
   {
     auto rockd = RockdProcess::Start({.data_dir = data});
     ASSERT_NE(rockd, nullptr);
@@ -467,6 +470,13 @@ TEST(RockdEpisodeRecovery, EpisodesLiveWhenRockdIsKilledAreFailedOnRestart) {
     ASSERT_TRUE(Eventually([&] {
       return SqliteQuery(data + "/rockd.db", "SELECT steps FROM episodes WHERE id = '" + id + "'") == "1\n";
     })) << "the step never reached SQLite";
+    const HttpReply one = Http(rockd->port(), "POST", "/api/v1/episodes", R"({"env":"alfworld","seed":9})");
+    ASSERT_EQ(one.status, 201) << one.body;
+    just_started.push_back(one.json()["id"]);
+    const HttpReply group = Http(rockd->port(), "POST", "/api/v1/groups", R"({"env":"alfworld","seed":10,"n":2})");
+    ASSERT_EQ(group.status, 201) << group.body;
+    const json members = group.json().at("episodes");
+    for (const json& member : members) just_started.push_back(member.at("id"));
     ASSERT_EQ(rockd->Stop(SIGKILL), 128 + SIGKILL);
   }
   auto rockd = RockdProcess::Start({.data_dir = data});
@@ -478,6 +488,13 @@ TEST(RockdEpisodeRecovery, EpisodesLiveWhenRockdIsKilledAreFailedOnRestart) {
   EXPECT_EQ(got["end_reason"], "rockd restarted");
   EXPECT_EQ(got["trajectory"].size(), 1u);
   EXPECT_FALSE(got["ended_ms"].is_null());
+  ASSERT_EQ(just_started.size(), 3u);
+  for (const std::string& started : just_started) {
+    const json later = Http(rockd->port(), "GET", "/api/v1/episodes/" + started).json();
+    EXPECT_EQ(later.value("state", ""), "failed") << started << ": " << later.dump();
+    EXPECT_EQ(later.value("end_reason", ""), "rockd restarted") << later.dump();
+    EXPECT_EQ(later.value("trajectory", json(nullptr)), json::array()) << later.dump();
+  }
 }
 
 // Every task form of the ALFWorld env, started through rockd: a generated game by type and seed,
