@@ -125,11 +125,6 @@ StatusOr<json> ReadStoredEpisode(Store& store, const std::string& id) {
   return out;
 }
 
-// The episode runs, but a restart would not know it: the client must not rely on it.
-Status StartNotRecorded(const Status& committed) {
-  return Internal("the episode started, but recording its start failed: " + committed.message());
-}
-
 class EpisodeApi {
  public:
   EpisodeApi(balancer::Balancer& balancer, Store& store, boost::asio::io_context& io, ClientQuota& quota)
@@ -149,13 +144,7 @@ class EpisodeApi {
         quota_.Release(owner);  // it never started; one that did gives its unit back when it ends
         return respond(ErrorResponse(started.status()));
       }
-      // Answered once its start record is committed, so a rockd killed right after still knows
-      // (and fails on restart) the episode a client was told of, instead of "no episode".
-      store_.AfterQueuedWrites("record the start of episode " + started->id,
-                               [respond, text = StartedText(*started, {{"seed", seed}})](Status committed) {
-                                 if (!committed.ok()) return respond(ErrorResponse(StartNotRecorded(committed)));
-                                 respond(JsonTextResponse(201, text));
-                               });
+      RespondOnceRecorded("episode " + started->id, StartedText(*started, {{"seed", seed}}), respond);
     });
   }
 
@@ -192,13 +181,8 @@ class EpisodeApi {
         }
       }
       episodes += ']';
-      store_.AfterQueuedWrites(
-          "record the start of group " + started->group,
-          [respond, text = DumpWithRawMember({{"group", started->group}, {"seed", seed}}, "episodes", episodes)](
-              Status committed) {
-            if (!committed.ok()) return respond(ErrorResponse(StartNotRecorded(committed)));
-            respond(JsonTextResponse(201, text));
-          });
+      RespondOnceRecorded("group " + started->group,
+                          DumpWithRawMember({{"group", started->group}, {"seed", seed}}, "episodes", episodes), respond);
     });
   }
 
@@ -250,6 +234,18 @@ class EpisodeApi {
   }
 
  private:
+  // The 201 of a start waits for its start records' commit, so a rockd killed right after still
+  // knows (and fails on restart) what a client was told of, instead of "no episode". If the
+  // commit fails the episodes run, but a restart would not know them: the client hears so.
+  void RespondOnceRecorded(const std::string& started, std::string created_text, Respond respond) {
+    store_.AfterQueuedWrites("record the start of " + started,
+                             [started, text = std::move(created_text), respond](Status committed) {
+                               if (committed.ok()) return respond(JsonTextResponse(201, text));
+                               respond(ErrorResponse(Internal(started + " started, but recording its start failed: " +
+                                                              committed.message())));
+                             });
+  }
+
   balancer::Balancer& balancer_;
   Store& store_;
   boost::asio::io_context& io_;
