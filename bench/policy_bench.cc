@@ -69,7 +69,7 @@ ModelConfig Make(int dim, int layers, int heads, int kv, int hidden) {
   c.n_heads = heads;
   c.n_kv_heads = kv;
   c.hidden_dim = hidden;
-  c.vocab_size = Tokenizer::kVocabSize;
+  c.vocab_size = Tokenizer::kFirstWord;
   c.max_seq = 256;
   return c;
 }

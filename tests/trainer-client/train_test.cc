@@ -100,7 +100,7 @@ ModelConfig LearnerConfig() {
   c.n_heads = 4;
   c.n_kv_heads = 2;
   c.hidden_dim = 32;
-  c.vocab_size = Tokenizer::kVocabSize;
+  c.vocab_size = Tokenizer::kFirstWord;
   c.max_seq = 16;
   return c;
 }
@@ -156,12 +156,13 @@ TEST(Training, TinyModelLearnsToCopyASequence) {
   // And the policy now answers: greedy decoding after SEP copies an input.
   auto gen = Generator::Create(*model, 4, 0);
   ASSERT_TRUE(gen.ok());
-  std::vector<int> prompt = Tokenizer::Encode("fbca", true);
+  Tokenizer bytes;
+  std::vector<int> prompt = bytes.Encode("fbca", true);
   prompt.push_back(Tokenizer::kSep);
   ASSERT_TRUE((*gen)->Submit(prompt, {.temperature = 0.0f, .max_new_tokens = kLen}).ok());
   auto done = (*gen)->RunToCompletion();
   ASSERT_TRUE(done.ok());
-  EXPECT_EQ(Tokenizer::Decode((*done)[0].tokens), "fbca");
+  EXPECT_EQ(bytes.Decode((*done)[0].tokens), "fbca");
 }
 
 class Checkpoints : public ::testing::Test {
@@ -176,7 +177,14 @@ class Checkpoints : public ::testing::Test {
   static ModelConfig Small() {
     ModelConfig c = LearnerConfig();
     c.tied_embeddings = false;
+    c.vocab_size = Tokenizer::kFirstWord + 8;  // room for a few words
     return c;
+  }
+  // A tokenizer of Small()'s vocabulary that has learned the words of `text`.
+  static std::unique_ptr<Tokenizer> WordsOf(const std::string& text) {
+    auto tokenizer = std::make_unique<Tokenizer>(Small().vocab_size);
+    tokenizer->Encode(text);
+    return tokenizer;
   }
   static AdamWConfig Opt() { return {.lr = 1e-2f, .warmup_steps = 3, .total_steps = 20}; }
 
@@ -192,14 +200,18 @@ TEST_F(Checkpoints, ResumedTrainingIsBitIdenticalToUninterrupted) {
   auto first = MakeModel(cpu, Small(), 3);
   AdamW first_opt(*first, Opt());
   for (uint64_t s = 0; s < 6; s++) TrainStep(*first, first_opt, 4, s);
-  ASSERT_TRUE(SaveCheckpoint(Path("a.ckpt"), Capture(*first, first_opt)).ok());
+  const auto words = WordsOf("go to fridge 1");
+  ASSERT_TRUE(SaveCheckpoint(Path("a.ckpt"), Capture(*first, first_opt, *words)).ok());
 
   auto loaded = LoadCheckpoint(Path("a.ckpt"));
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ(loaded->step, 6);
   auto resumed = MakeModel(cpu, loaded->config, 99);  // different init, overwritten by Restore
   AdamW resumed_opt(*resumed, Opt());
-  ASSERT_TRUE(Restore(*loaded, *resumed, resumed_opt).ok());
+  Tokenizer resumed_words(loaded->config.vocab_size);
+  ASSERT_TRUE(Restore(*loaded, *resumed, resumed_opt, resumed_words).ok());
+  EXPECT_EQ(resumed_words.Words(), words->Words());
+  EXPECT_EQ(resumed_words.Encode("go to fridge 1"), words->Encode("go to fridge 1"));
   for (uint64_t s = 6; s < 12; s++) TrainStep(*resumed, resumed_opt, 4, s);
 
   const std::vector<float> a = straight->DownloadParams();
@@ -210,14 +222,15 @@ TEST_F(Checkpoints, ResumedTrainingIsBitIdenticalToUninterrupted) {
   EXPECT_EQ(std::memcmp(straight_opt.DownloadV().data(), resumed_opt.DownloadV().data(), a.size() * sizeof(float)), 0);
   EXPECT_EQ(resumed_opt.step(), 12);
   // Saving the restored state gives the same bytes as the file it came from.
-  EXPECT_EQ(Serialize(*loaded), Serialize(Capture(*first, first_opt)));
+  EXPECT_EQ(Serialize(*loaded), Serialize(Capture(*first, first_opt, *words)));
 }
 
 TEST_F(Checkpoints, TruncatedBadMagicAndFlippedBytesAreRefused) {
   CpuBackend cpu;
   auto model = MakeModel(cpu, Small(), 4);
   AdamW opt(*model, Opt());
-  const std::string bytes = Serialize(Capture(*model, opt));
+  const std::string bytes = Serialize(Capture(*model, opt, Tokenizer(Small().vocab_size)));  // no words
+  constexpr size_t kWordCount = 4;  // then the checksum's 8 bytes
 
   for (size_t cut : {size_t{3}, size_t{40}, size_t{100}, bytes.size() / 2, bytes.size() - 1}) {
     auto r = Parse(std::string_view(bytes).substr(0, cut));
@@ -229,7 +242,7 @@ TEST_F(Checkpoints, TruncatedBadMagicAndFlippedBytesAreRefused) {
   bad[0] = 'X';
   EXPECT_NE(Parse(bad).status().message().find("bad magic"), std::string::npos);
   bad = bytes;
-  bad[bytes.size() - 9] ^= 0x10;  // the last byte of the last tensor's data
+  bad[bytes.size() - 8 - kWordCount - 1] ^= 0x10;  // the last byte of the last tensor's data
   EXPECT_NE(Parse(bad).status().message().find("checksum"), std::string::npos) << Parse(bad).status().message();
   bad = bytes;
   bad[bytes.size() / 2] ^= 0x10;  // wherever it lands, a header, a name, a shape or data
@@ -259,12 +272,65 @@ TEST_F(Checkpoints, RestoreRefusesADifferentConfig) {
   CpuBackend cpu;
   auto model = MakeModel(cpu, Small(), 5);
   AdamW opt(*model, Opt());
-  const Checkpoint ck = Capture(*model, opt);
+  Tokenizer tokenizer(Small().vocab_size);
+  const Checkpoint ck = Capture(*model, opt, tokenizer);
   ModelConfig other = Small();
   other.tied_embeddings = true;
   auto different = MakeModel(cpu, other, 5);
   AdamW different_opt(*different, Opt());
-  EXPECT_EQ(Restore(ck, *different, different_opt).code(), Code::kFailedPrecondition);
+  const Status refused = Restore(ck, *different, different_opt, tokenizer);
+  EXPECT_EQ(refused.code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("tied_embeddings 0 in the checkpoint, 1 in the model"), std::string::npos)
+      << refused.message();
+}
+
+uint64_t Fnv1a(std::string_view bytes) {  // the checksum, as docs/policy.md specifies it
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char ch : bytes) h = (h ^ static_cast<unsigned char>(ch)) * 0x100000001b3ull;
+  return h;
+}
+std::string WithChecksum(std::string body) {
+  const uint64_t sum = Fnv1a(body);
+  body.append(reinterpret_cast<const char*>(&sum), sizeof(sum));
+  return body;
+}
+
+TEST_F(Checkpoints, MalformedWordsAreRefusedAndAVersion1FileLoadsWithNone) {
+  CpuBackend cpu;
+  auto model = MakeModel(cpu, Small(), 6);
+  AdamW opt(*model, Opt());
+  Checkpoint ck = Capture(*model, opt, *WordsOf("take apple"));
+  ASSERT_EQ(ck.words, (std::vector<std::string>{"take", " apple"}));
+  const std::string good = Serialize(ck);
+  const size_t words_at = good.size() - 8 - (4 + 4 + 4 + 4 + 6);  // count, then two records
+
+  // A duplicate word, or more words than the vocabulary has room for, written with a valid checksum.
+  ck.words = {" apple", " apple"};
+  auto duplicate = Parse(Serialize(ck));
+  EXPECT_EQ(duplicate.status().code(), Code::kCorruption);
+  EXPECT_NE(duplicate.status().message().find("duplicate"), std::string::npos) << duplicate.status().message();
+  std::string many = good.substr(0, words_at);
+  const uint32_t too_many = 9;
+  many.append(reinterpret_cast<const char*>(&too_many), 4);
+  auto crowded = Parse(WithChecksum(many));
+  EXPECT_NE(crowded.status().message().find("room for 8"), std::string::npos) << crowded.status().message();
+  // A word length past the end of the file is a truncation, not an allocation.
+  std::string longer = good.substr(0, words_at + 4);
+  const uint32_t huge = 1u << 31;
+  longer.append(reinterpret_cast<const char*>(&huge), 4);
+  EXPECT_NE(Parse(WithChecksum(longer)).status().message().find("truncated: word 0"), std::string::npos);
+
+  // Version 1 had no word section: it loads, and restores an empty vocabulary.
+  std::string v1 = good.substr(0, words_at);
+  const uint32_t one = 1;
+  std::memcpy(v1.data() + 8, &one, 4);
+  auto old = Parse(WithChecksum(v1));
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_TRUE(old->words.empty());
+  Tokenizer tokenizer(Small().vocab_size);
+  tokenizer.Encode("stale words");
+  ASSERT_TRUE(Restore(*old, *model, opt, tokenizer).ok());
+  EXPECT_TRUE(tokenizer.Words().empty());
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // File layout, all integers and floats little-endian, floats IEEE-754 binary32:
 //   0   8  magic "ROCKPOL\0"
-//   8   4  u32 version (1)
+//   8   4  u32 version (2; 1 is read too, and has no words)
 //   12  28 i32 dim, n_layers, n_heads, n_kv_heads, hidden_dim, vocab_size, max_seq
 //   40  4  u32 tied_embeddings (0 or 1)
 //   44  4  f32 rope_theta
@@ -10,9 +10,11 @@
 //   64  K records: u32 name length, name bytes, u32 ndim, ndim x i64 dims, prod(dims) x f32
 //          names "param/<tensor>", then "adam_m/<tensor>", then "adam_v/<tensor>", each group in
 //          TensorLayout order
+//   ...    version 2: u32 word count W, then W records: u32 length, the word's bytes
 //   end 8  u64 FNV-1a 64 of every byte before it
 #include "trainer-client/policy/checkpoint.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <cstring>
@@ -93,18 +95,36 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-Checkpoint Capture(const Model& model, const AdamW& optimizer) {
-  return {model.config(), optimizer.step(), model.DownloadParams(), optimizer.DownloadM(), optimizer.DownloadV()};
+Checkpoint Capture(const Model& model, const AdamW& optimizer, const Tokenizer& tokenizer) {
+  return {model.config(),         optimizer.step(),       model.DownloadParams(),
+          optimizer.DownloadM(), optimizer.DownloadV(), tokenizer.Words()};
 }
 
-Status Restore(const Checkpoint& ck, Model& model, AdamW& optimizer) {
+Status Restore(const Checkpoint& ck, Model& model, AdamW& optimizer, Tokenizer& tokenizer) {
   const ModelConfig& a = ck.config;
   const ModelConfig& b = model.config();
-  if (a.dim != b.dim || a.n_layers != b.n_layers || a.n_heads != b.n_heads || a.n_kv_heads != b.n_kv_heads ||
-      a.hidden_dim != b.hidden_dim || a.vocab_size != b.vocab_size || a.max_seq != b.max_seq ||
-      a.tied_embeddings != b.tied_embeddings || a.rope_theta != b.rope_theta || a.norm_eps != b.norm_eps) {
-    return FailedPrecondition("restore: the checkpoint's model config differs from the model's");
+  // Named, with both values: a run resumed with other flags must learn which one to change.
+  const std::pair<const char*, std::pair<double, double>> fields[] = {
+      {"dim", {a.dim, b.dim}},
+      {"n_layers", {a.n_layers, b.n_layers}},
+      {"n_heads", {a.n_heads, b.n_heads}},
+      {"n_kv_heads", {a.n_kv_heads, b.n_kv_heads}},
+      {"hidden_dim", {a.hidden_dim, b.hidden_dim}},
+      {"vocab_size", {a.vocab_size, b.vocab_size}},
+      {"max_seq", {a.max_seq, b.max_seq}},
+      {"tied_embeddings", {a.tied_embeddings, b.tied_embeddings}},
+      {"rope_theta", {a.rope_theta, b.rope_theta}},
+      {"norm_eps", {a.norm_eps, b.norm_eps}}};
+  std::string differ;
+  for (const auto& [name, values] : fields) {
+    if (values.first == values.second) continue;
+    char text[160];
+    std::snprintf(text, sizeof(text), "%s%s %g in the checkpoint, %g in the model", differ.empty() ? "" : "; ", name,
+                  values.first, values.second);
+    differ += text;
   }
+  if (!differ.empty()) return FailedPrecondition("restore: the checkpoint's model config differs: " + differ);
+  if (Status s = tokenizer.SetWords(ck.words); !s.ok()) return s.WithContext("restore");
   if (Status s = model.UploadParams(ck.params); !s.ok()) return s.WithContext("restore");
   return optimizer.Restore(ck.m, ck.v, ck.step).WithContext("restore");
 }
@@ -134,6 +154,11 @@ std::string Serialize(const Checkpoint& ck) {
       out.append(reinterpret_cast<const char*>(values->data() + t.offset), t.size * sizeof(float));
     }
   }
+  Put<uint32_t>(out, static_cast<uint32_t>(ck.words.size()));
+  for (const std::string& word : ck.words) {
+    Put<uint32_t>(out, static_cast<uint32_t>(word.size()));
+    out += word;
+  }
   Put<uint64_t>(out, Fnv1a(out));
   return out;
 }
@@ -146,8 +171,8 @@ StatusOr<Checkpoint> Parse(std::string_view bytes) {
     return Corruption("bad magic: not a rockd policy checkpoint");
   }
   const uint32_t version = r.Get<uint32_t>("version");
-  if (r.ok() && version != kCheckpointVersion) {
-    return Corruption("unsupported version " + std::to_string(version) + " (this build reads " +
+  if (r.ok() && version != 1 && version != kCheckpointVersion) {
+    return Corruption("unsupported version " + std::to_string(version) + " (this build reads 1 to " +
                       std::to_string(kCheckpointVersion) + ")");
   }
   Checkpoint ck;
@@ -201,6 +226,20 @@ StatusOr<Checkpoint> Parse(std::string_view bytes) {
       if (!r.ok()) return r.error();
       std::memcpy(values->data() + t.offset, data.data(), data.size());
     }
+  }
+  if (version >= 2) {
+    const uint32_t words = r.Get<uint32_t>("word count");
+    if (r.ok() && static_cast<int64_t>(words) > int64_t{c.vocab_size} - Tokenizer::kFirstWord) {
+      return Corruption(std::to_string(words) + " words at offset " + std::to_string(r.at() - 4) +
+                        ", the vocabulary of " + std::to_string(c.vocab_size) + " has room for " +
+                        std::to_string(std::max(0, c.vocab_size - Tokenizer::kFirstWord)));
+    }
+    for (uint32_t w = 0; w < words && r.ok(); w++) {
+      const uint32_t len = r.Get<uint32_t>("length of word " + std::to_string(w));
+      ck.words.emplace_back(r.Bytes(len, "word " + std::to_string(w)));
+    }
+    if (!r.ok()) return r.error();
+    if (Status s = Tokenizer(c.vocab_size).SetWords(ck.words); !s.ok()) return Corruption(s.message());
   }
   const size_t body = r.at();
   const uint64_t sum = r.Get<uint64_t>("checksum");

@@ -14,7 +14,7 @@ struct ModelConfig {
   int n_heads = 4;       // NH query heads; head dim hd = dim / n_heads
   int n_kv_heads = 2;    // NKV key/value heads shared by NH/NKV query heads each (GQA)
   int hidden_dim = 128;  // the SwiGLU width
-  int vocab_size = 260;  // V; the byte tokenizer needs Tokenizer::kVocabSize
+  int vocab_size = 260;  // V; Tokenizer::kFirstWord is bytes and specials only, above it room for words
   int max_seq = 128;     // the longest sequence the KV cache and RoPE serve
   bool tied_embeddings = true;  // the output head reuses the token embedding
   float rope_theta = 10000.0f;

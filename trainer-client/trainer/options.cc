@@ -5,6 +5,8 @@
 #include <iostream>
 #include <map>
 
+#include "trainer-client/policy/tokenizer.h"
+
 namespace rock::trainer {
 namespace {
 
@@ -81,6 +83,11 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
   app.add_option("--kv-heads", o.model.n_kv_heads, "key/value heads (GQA)")->capture_default_str()->group("policy");
   app.add_option("--hidden", o.model.hidden_dim, "SwiGLU width")->capture_default_str()->group("policy");
   app.add_option("--max-seq", o.model.max_seq, "longest prompt + action in tokens")->capture_default_str()->group("policy");
+  int vocab_words = 768;  // generated ALFWorld text has a few hundred word pieces
+  app.add_option("--vocab-words", vocab_words,
+                 "word tokens the tokenizer learns as it meets them (saved with the checkpoint); text "
+                 "past them goes byte by byte; 0: bytes only")
+      ->check(CLI::Range(0, 1 << 20))->capture_default_str()->group("policy");
   std::string action = "auto";
   app.add_option("--action", action,
                  "score: pick among info.admissible_commands by their log-probs; generate: write the "
@@ -182,6 +189,7 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
   if (o.curriculum > 0 && o.env != "alfworld") {
     return InvalidArgument("--curriculum starts ALFWorld tasks near their goal; it needs --env alfworld, not " + o.env);
   }
+  o.model.vocab_size = policy::Tokenizer::kFirstWord + vocab_words;
   if (Status valid = policy::Validate(o.model); !valid.ok()) return valid.WithContext("model");
   // Every trajectory of every group that may be in flight must fit the window, or groups wait
   // for members that cannot be delivered while their other members hold every credit.

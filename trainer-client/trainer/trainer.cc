@@ -32,7 +32,6 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-using policy::Tokenizer;
 
 constexpr char kCheckpointFile[] = "policy.ckpt";
 constexpr char kStateFile[] = "trainer-state.json";
@@ -116,6 +115,7 @@ struct Trainer::State {
   std::vector<Stream> streams;  // one per --endpoint
 
   policy::CpuBackend backend;
+  std::unique_ptr<policy::Tokenizer> tokenizer;  // the actor encodes and decodes; checkpoints save it
   std::unique_ptr<policy::Model> learner_model;
   std::unique_ptr<policy::AdamW> optimizer;
   std::unique_ptr<Learner> learner;
@@ -161,8 +161,8 @@ struct Trainer::State {
     return out;
   }
   // Under mu: the tokens of the prompt for an episode's next action.
-  std::vector<int> PromptTokens(const std::string& episode) const {
-    return Tokenizer::Encode(BuildPrompt(episodes.at(episode).transcript, limits), true);
+  std::vector<int> PromptTokens(const std::string& episode) {
+    return tokenizer->Encode(BuildPrompt(episodes.at(episode).transcript, limits), true);
   }
   Status LoadCheckpoint();
   Status SaveCheckpoint();
@@ -194,6 +194,7 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options) {
   state->limits = {o.history, o.obs_bytes, o.prompt_bytes};
   state->alfworld = o.env == "alfworld";
   state->actor_rng.seed(o.seed * 0x9E3779B97F4A7C15ull + 1);
+  state->tokenizer = std::make_unique<policy::Tokenizer>(o.model.vocab_size);
   auto learner_model = policy::Model::Create(state->backend, o.model, o.seed);
   if (!learner_model.ok()) return learner_model.status().WithContext("learner model");
   state->learner_model = std::move(*learner_model);
@@ -245,8 +246,9 @@ Status Trainer::State::LoadCheckpoint() {
   if (!std::filesystem::exists(dir / kStateFile)) return Status::Ok();
   auto checkpoint = policy::LoadCheckpoint((dir / kCheckpointFile).string());
   if (!checkpoint.ok()) return checkpoint.status().WithContext("resume");
-  if (Status s = policy::Restore(*checkpoint, *learner_model, *optimizer); !s.ok()) {
-    return s.WithContext("resume from " + options.checkpoint_dir);
+  if (Status s = policy::Restore(*checkpoint, *learner_model, *optimizer, *tokenizer); !s.ok()) {
+    return s.WithContext("resume from " + options.checkpoint_dir +
+                         " (run with the model flags it was saved with, or another --checkpoint-dir)");
   }
   std::ifstream in(dir / kStateFile);
   const json saved = json::parse(in, nullptr, /*allow_exceptions=*/false);
@@ -278,7 +280,7 @@ Status Trainer::State::LoadCheckpoint() {
 Status Trainer::State::SaveCheckpoint() {
   if (options.checkpoint_dir.empty()) return Status::Ok();
   const std::filesystem::path dir(options.checkpoint_dir);
-  if (Status s = policy::SaveCheckpoint((dir / kCheckpointFile).string(), policy::Capture(*learner_model, *optimizer));
+  if (Status s = policy::SaveCheckpoint((dir / kCheckpointFile).string(), policy::Capture(*learner_model, *optimizer, *tokenizer));
       !s.ok()) {
     return s;
   }
@@ -517,7 +519,7 @@ Status Trainer::State::DecideByScore(const Decision& decision, Episode& episode,
   std::vector<std::vector<int>> candidates;
   size_t longest = 0;
   for (const std::string& command : decision.commands) {
-    std::vector<int> tokens = Tokenizer::Encode(ActionText(command));
+    std::vector<int> tokens = tokenizer->Encode(ActionText(command));
     tokens.resize(std::min(tokens.size(), static_cast<size_t>(max_seq / 2)));
     longest = std::max(longest, tokens.size());
     candidates.push_back(std::move(tokens));
@@ -573,7 +575,7 @@ Status Trainer::State::DecideByGeneration(std::vector<Decision>& decisions) {
   for (policy::Completion& completion : *completions) {
     const size_t i = by_id.at(completion.id);
     const Decision& decision = decisions[i];
-    std::string action = Tokenizer::Decode(completion.tokens);
+    std::string action = tokenizer->Decode(completion.tokens);
     if (!action.empty() && action.back() == '\n') action.pop_back();
     Sample sample;
     sample.prompt = std::move(prompts[i]);
@@ -815,6 +817,7 @@ json Trainer::Summary() const {
           {"trajectories_per_s", elapsed > 0 ? static_cast<double>(s.consumed) / elapsed : 0.0},
           {"trained_per_s", elapsed > 0 ? static_cast<double>(s.trained) / elapsed : 0.0},
           {"alpha", s.options.alpha},
+          {"vocabulary_words", s.tokenizer->Words().size()},
           {"curve", s.curve}};
 }
 
