@@ -285,8 +285,8 @@ TEST(RockTrainer, ResumesFromItsCheckpointAfterAStopInTheMiddle) {
   const json summary = ReadJson(dir.path() + "/summary.json");
   EXPECT_EQ(summary.at("versions"), stopped_at + 4);
   EXPECT_EQ(summary.at("curve").size(), 4u);  // this run's updates only
-  // The bandit's text is words ("task: pull the green arm"): the tokenizer learned them, and
-  // carried them through the checkpoint.
+  // The bandit's text is words ("task: pull the green arm"): the resumed run's tokenizer has
+  // them (that they come back from the checkpoint with their ids is Checkpoints.* in policy_tests).
   EXPECT_GT(summary.at("vocabulary_words").get<int>(), 0);
   const std::vector<json> ledger = ReadLedger(dir.path() + "/ledger.jsonl");
   ExpectEachTrajectoryConsumedOnce(ledger, rockd->port(), "bandit-resume");
