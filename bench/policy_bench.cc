@@ -5,6 +5,11 @@
 //   score    ms per ScoreCandidates call of an ALFWorld-sized step (a 150-token prompt, 40
 //            candidates of 20 tokens): the shared-prompt path against the recompute-the-prompt-
 //            per-slot scoring it replaced, alternating in this run, median of 5 calls each
+//   learn    ms per exact learner step over the candidates (forward + backward of every
+//            candidate's tokens after the prompt): one padded row per candidate, as the learner
+//            did before, against one prefix tree (CandidateForward), median of 5 steps each,
+//            for the ~1M model on the scoring shape and the make run policy on its word-token
+//            shape (the ~10M model's rows would take minutes)
 // Prints markdown for docs/BENCHMARKS.md. A benchmark, not a test: nothing is asserted.
 // GPU rows (decode as a fraction of the HBM bandwidth bound) need the CUDA backend.
 #include <fmt/format.h>
@@ -21,6 +26,7 @@
 #include <vector>
 
 #include "trainer-client/policy/adamw.h"
+#include "trainer-client/policy/candidate_policy.h"
 #include "trainer-client/policy/cpu_backend.h"
 #include "trainer-client/policy/decoder.h"
 #include "trainer-client/policy/generator.h"
@@ -196,6 +202,80 @@ ScoreTiming TimeScoring(const Model& model) {
   return t;
 }
 
+// The baseline: the exact step as the learner took it before the tree, one row prompt +
+// candidate per candidate padded to the longest, weight w_c on c's targets. Kept here only to
+// compare. Returns the gradient.
+std::vector<float> LearnStepInRows(Model& model, std::span<const int> prompt,
+                                   std::span<const std::vector<int>> candidates, std::span<const double> w) {
+  size_t longest = 0;
+  for (const std::vector<int>& c : candidates) longest = std::max(longest, c.size());
+  const size_t P = prompt.size();
+  const size_t T = P + longest - 1;
+  const size_t B = candidates.size();
+  std::vector<int> tokens(B * T, 0), targets(B * T, 0);
+  std::vector<float> weights(B * T, 0.0f);
+  for (size_t c = 0; c < B; c++) {
+    auto token = [&](size_t i) { return i < P ? prompt[i] : candidates[c][i - P]; };
+    for (size_t t = 0; t + 1 < P + candidates[c].size(); t++) {
+      tokens[c * T + t] = token(t);
+      targets[c * T + t] = token(t + 1);
+      if (t + 1 >= P) weights[c * T + t] = static_cast<float>(w[c]);
+    }
+  }
+  model.ZeroGrad();
+  if (!model.Forward(tokens, targets, weights, static_cast<int>(B), static_cast<int>(T)).ok()) return {};
+  if (!model.Backward().ok()) return {};
+  return model.DownloadGrads();
+}
+
+std::vector<float> LearnStepInATree(Model& model, std::span<const int> prompt,
+                                    std::span<const std::vector<int>> candidates, std::span<const double> w) {
+  auto forward = CandidateForward::Run(model, prompt, candidates, 1.0);
+  if (!forward.ok()) return {};
+  model.ZeroGrad();
+  if (!forward->Backward(w).ok()) return {};
+  return model.DownloadGrads();
+}
+
+struct LearnShape {
+  size_t prompt, candidates, candidate_tokens;
+};
+
+struct LearnTiming {
+  double rows_ms;
+  double tree_ms;
+  double max_diff;  // largest gradient difference, relative to the largest gradient
+};
+
+LearnTiming TimeLearning(Model& model, LearnShape shape) {
+  const std::vector<int> prompt = Tokens(shape.prompt, 4);
+  std::vector<std::vector<int>> candidates;
+  std::vector<double> w;
+  for (size_t j = 0; j < shape.candidates; j++) {
+    candidates.push_back(Tokens(shape.candidate_tokens, 20 + j));
+    w.push_back(j == 0 ? 1.0 : -1.0 / static_cast<double>(shape.candidates));
+  }
+  std::vector<double> rows_ms, tree_ms;
+  LearnTiming t{};
+  for (int r = 0; r < kScoreRounds; r++) {
+    auto start = Clock::now();
+    const std::vector<float> rows = LearnStepInRows(model, prompt, candidates, w);
+    rows_ms.push_back(1e3 * Seconds(start));
+    start = Clock::now();
+    const std::vector<float> tree = LearnStepInATree(model, prompt, candidates, w);
+    tree_ms.push_back(1e3 * Seconds(start));
+    float largest = 0.0f, diff = 0.0f;
+    for (size_t i = 0; i < rows.size() && i < tree.size(); i++) {
+      largest = std::max(largest, std::abs(rows[i]));
+      diff = std::max(diff, std::abs(rows[i] - tree[i]));
+    }
+    t.max_diff = std::max(t.max_diff, static_cast<double>(diff / std::max(largest, 1e-30f)));
+  }
+  t.rows_ms = Median(rows_ms);
+  t.tree_ms = Median(tree_ms);
+  return t;
+}
+
 }  // namespace
 
 int main() {
@@ -235,6 +315,30 @@ int main() {
     fmt::print("| {} | prompt once, KV prefix copied to the slots | {:.1f} |\n", s.name, t.shared_ms);
     fmt::print("| {} | speed-up (largest score difference {:.1e}) | {:.2f}x |\n", s.name, t.max_diff,
                t.recompute_ms / t.shared_ms);
+    std::fflush(stdout);
+  }
+  // The make run policy, with its word vocabulary, on a word-token ALFWorld step.
+  ModelConfig demo = Make(32, 2, 2, 1, 64);
+  demo.vocab_size = Tokenizer::kFirstWord + 768;
+  const struct {
+    std::string name;
+    ModelConfig config;
+    LearnShape shape;
+  } learn_rows[] = {
+      {"~1M", sizes[0].config, {kScorePrompt, kScoreCandidates, kScoreCandidateTokens}},
+      {fmt::format("make run's ({} parameters)", demo.num_params()), demo, {40, 30, 4}},
+  };
+  fmt::print("\n| model | exact learner step over the candidates (forward + backward) | ms per step |\n");
+  fmt::print("|---|---|---:|\n");
+  for (const auto& row : learn_rows) {
+    auto model = std::move(Model::Create(cpu, row.config, 1)).value();
+    const LearnTiming t = TimeLearning(*model, row.shape);
+    const std::string shape = fmt::format("{}-token prompt, {} candidates of {}", row.shape.prompt,
+                                          row.shape.candidates, row.shape.candidate_tokens);
+    fmt::print("| {} | {}: a padded row per candidate (before) | {:.1f} |\n", row.name, shape, t.rows_ms);
+    fmt::print("| {} | {}: one prefix tree | {:.1f} |\n", row.name, shape, t.tree_ms);
+    fmt::print("| {} | speed-up (largest gradient difference {:.1e} of the largest gradient) | {:.2f}x |\n",
+               row.name, t.max_diff, t.rows_ms / t.tree_ms);
     std::fflush(stdout);
   }
   return 0;

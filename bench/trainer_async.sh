@@ -39,7 +39,7 @@ config='{"pools": {"sleepy": {"min": 48, "max": 48, "slots": 1, "limits": {"memo
  "health": {"misses": 10},
  "episodes": {"step_timeout_ms": 30000}}'
 
-model=(--dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 --prompt-bytes 128 --train-candidates 3 --quiet)
+model=(--dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 --prompt-bytes 128 --quiet)
 sleepy_task='{"steps": 8, "distribution": "pareto", "scale_ms": 20, "shape": 1.2, "cap_ms": 5000}'
 
 # run ENV ALPHA VERSIONS ARGS...: prints "trajectories/s trained/s seconds stale-actions"

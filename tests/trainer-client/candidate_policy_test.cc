@@ -1,5 +1,5 @@
-// The policy over candidate actions: its logits and sampling, the training batch, and that the
-// per-token weights, run through the real model's Forward/Backward, give the gradient of
+// The policy over candidate actions: its logits and sampling, the candidate tree, and that the
+// per-token weights, run through the real model's ForwardTree/Backward, give the gradient of
 // -coef * log pi(chosen) as finite differences of ScoreCandidates see it.
 #include "trainer-client/policy/candidate_policy.h"
 
@@ -92,25 +92,48 @@ TEST(CandidatePolicy, UntrainedModelIsNearUniformOverCandidatesOfDifferentLength
   for (double p : Exp(LogSoftmax(*z))) EXPECT_NEAR(p, 1.0 / 3.0, 0.05);
 }
 
-TEST(CandidatePolicy, BatchRowsArePromptPlusCandidateWeightedOnCandidateTargets) {
+TEST(CandidatePolicy, TreeSharesThePromptAndGivesEachCandidateABranch) {
   const std::vector<int> prompt = {1, 2, 3};
   const std::vector<std::vector<int>> candidates = {{4}, {5, 6, 7}};
-  auto batch = BuildCandidateBatch(prompt, candidates, std::vector<double>{0.5, -0.25});
-  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
-  EXPECT_EQ(batch->B, 2);
-  EXPECT_EQ(batch->T, 5);
-  EXPECT_EQ(batch->tokens, (std::vector<int>{1, 2, 3, 0, 0, /**/ 1, 2, 3, 5, 6}));
-  EXPECT_EQ(batch->targets, (std::vector<int>{2, 3, 4, 0, 0, /**/ 2, 3, 5, 6, 7}));
-  EXPECT_EQ(batch->weights, (std::vector<float>{0, 0, 0.5f, 0, 0, /**/ 0, 0, -0.25f, -0.25f, -0.25f}));
+  auto tree = BuildCandidateTree(prompt, candidates);
+  ASSERT_TRUE(tree.ok()) << tree.status().ToString();
+  EXPECT_EQ(tree->prefix, 2);
+  EXPECT_EQ(tree->tokens, (std::vector<int>{1, 2, /**/ 3, /**/ 3, 5, 6}));
+  EXPECT_EQ(tree->targets, (std::vector<int>{2, 3, /**/ 4, /**/ 5, 6, 7}));
+  EXPECT_EQ(tree->first, (std::vector<int>{0, 0, /**/ 2, /**/ 3, 3, 3}));
+  EXPECT_EQ(tree->start, (std::vector<int>{2, 3}));
 
-  const std::vector<double> one = {1.0};
-  EXPECT_FALSE(BuildCandidateBatch({}, candidates, std::vector<double>{0.5, -0.25}).ok());
-  EXPECT_FALSE(BuildCandidateBatch(prompt, {}, {}).ok());
-  EXPECT_NE(BuildCandidateBatch(prompt, candidates, one).status().message().find("1 weights for 2"),
-            std::string::npos);
+  EXPECT_FALSE(BuildCandidateTree({}, candidates).ok());
+  EXPECT_FALSE(BuildCandidateTree(prompt, {}).ok());
   const std::vector<std::vector<int>> with_empty = {{4}, {}};
-  const std::vector<double> two = {1.0, 1.0};
-  EXPECT_NE(BuildCandidateBatch(prompt, with_empty, two).status().message().find("candidate 1"), std::string::npos);
+  EXPECT_NE(BuildCandidateTree(prompt, with_empty).status().message().find("candidate 1"), std::string::npos);
+}
+
+// The tree's branches score the candidates exactly as ScoreCandidates' KV cache does, whether
+// they share one tree or are split over several.
+TEST(CandidatePolicy, CandidateForwardGivesTheLogPolicyOfScoreCandidates) {
+  CpuBackend cpu;
+  const ModelConfig c = TinyConfig();
+  auto model = MakeModel(cpu, c, 41, 0.3f);
+  const std::vector<int> prompt = RandomTokens(6, c.vocab_size, 42);
+  const std::vector<std::vector<int>> candidates = {RandomTokens(2, c.vocab_size, 43), RandomTokens(1, c.vocab_size, 44),
+                                                    RandomTokens(4, c.vocab_size, 45), RandomTokens(3, c.vocab_size, 46)};
+  auto expected = CandidateLogPolicy(*model, prompt, candidates, 0.7);
+  ASSERT_TRUE(expected.ok()) << expected.status().ToString();
+  for (const int max_tree_tokens : {Model::kMaxTreeTokens, 9}) {  // 9: one or two candidates a tree
+    SCOPED_TRACE(::testing::Message() << "max_tree_tokens " << max_tree_tokens);
+    auto forward = CandidateForward::Run(*model, prompt, candidates, 0.7, max_tree_tokens);
+    ASSERT_TRUE(forward.ok()) << forward.status().ToString();
+    ASSERT_EQ(forward->log_pi().size(), candidates.size());
+    for (size_t j = 0; j < candidates.size(); j++) EXPECT_NEAR(forward->log_pi()[j], (*expected)[j], 1e-4);
+  }
+  EXPECT_NE(CandidateForward::Run(*model, prompt, candidates, 0.7, 8).status().message().find("candidate 2"),
+            std::string::npos)
+      << "5 shared tokens + 4 do not fit 8";
+  EXPECT_FALSE(CandidateForward::Run(*model, {}, candidates, 0.7).ok());
+  auto forward = CandidateForward::Run(*model, prompt, candidates, 0.7);
+  ASSERT_TRUE(forward.ok());
+  EXPECT_NE(forward->Backward(std::vector<double>{1.0}).message().find("1 weights for 4"), std::string::npos);
 }
 
 TEST(CandidatePolicy, TokenWeightsRefuseWhatIsNotACandidate) {
@@ -126,7 +149,7 @@ TEST(CandidatePolicy, TokenWeightsRefuseWhatIsNotACandidate) {
 }
 
 // The check the training relies on: weights w_c on candidate c's target tokens make
-// Model::Backward's gradient the gradient of L = -coef * log pi(chosen). L is recomputed from
+// CandidateForward's backward the gradient of L = -coef * log pi(chosen). L is recomputed from
 // ScoreCandidates (the shared-prompt path, independent of the training forward) at theta +- h
 // in coordinates of every tensor. Tolerance as in grad_check_test.cc (fp32, h = 1e-2).
 TEST(CandidatePolicy, TokenWeightsGiveTheGradientOfMinusCoefLogPiThroughTheModel) {
@@ -134,10 +157,11 @@ TEST(CandidatePolicy, TokenWeightsGiveTheGradientOfMinusCoefLogPiThroughTheModel
     int chosen;
     double coef;
     double temperature;
+    int max_tree_tokens;  // 8: the candidates in three trees, each run again for the backward
   };
-  for (const Case& k : {Case{2, 1.3, 0.7}, Case{0, -0.8, 1.5}}) {
+  for (const Case& k : {Case{2, 1.3, 0.7, Model::kMaxTreeTokens}, Case{0, -0.8, 1.5, 8}}) {
     SCOPED_TRACE(::testing::Message() << "chosen " << k.chosen << " coef " << k.coef << " temperature "
-                                      << k.temperature);
+                                      << k.temperature << " max_tree_tokens " << k.max_tree_tokens);
     CpuBackend cpu;
     const ModelConfig c = TinyConfig();
     auto model = MakeModel(cpu, c, 31, 0.3f);
@@ -163,11 +187,10 @@ TEST(CandidatePolicy, TokenWeightsGiveTheGradientOfMinusCoefLogPiThroughTheModel
     const std::vector<double> pi = Exp(log_pi());
     auto w = CandidateTokenWeights(lengths, pi, k.chosen, k.coef, k.temperature);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
-    auto batch = BuildCandidateBatch(prompt, candidates, *w);
-    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
-    ASSERT_TRUE(model->Forward(batch->tokens, batch->targets, batch->weights, batch->B, batch->T).ok());
+    auto forward = CandidateForward::Run(*model, prompt, candidates, k.temperature, k.max_tree_tokens);
+    ASSERT_TRUE(forward.ok()) << forward.status().ToString();
     model->ZeroGrad();
-    ASSERT_TRUE(model->Backward().ok());
+    ASSERT_TRUE(forward->Backward(*w).ok());
     const std::vector<float> grads = model->DownloadGrads();
 
     constexpr float kStep = 1e-2f;

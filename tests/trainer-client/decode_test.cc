@@ -1,5 +1,5 @@
-// Incremental decoding, continuous batching, sampling and candidate scoring, each against the
-// training forward or against decoding alone.
+// Incremental decoding, continuous batching, sampling, candidate scoring and the prefix-tree
+// forward, each against the training forward or against decoding alone.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include "tests/trainer-client/policy_test_util.h"
 #include "trainer-client/policy/cpu_ops.h"
 #include "trainer-client/policy/decoder.h"
+#include "trainer-client/policy/candidate_policy.h"
 #include "trainer-client/policy/generator.h"
 
 namespace rock::policy {
@@ -56,6 +57,18 @@ TEST(Decoder, KvCacheDecodingMatchesTheFullForward) {
   auto logp = (*dec)->Step(prefill);
   ASSERT_TRUE(logp.ok());
   for (size_t i = 0; i < full.size(); i++) ASSERT_NEAR((*logp)[i], full[i], 1e-4) << i;
+  // Asking for the log-probs after every third token only: those rows, in entry order.
+  for (size_t t = 0; t < prefill.size(); t++) prefill[t].logits = t % 3 == 1;
+  auto some = (*dec)->Step(prefill);
+  ASSERT_TRUE(some.ok());
+  ASSERT_EQ(some->size(), tokens.size() / 3 * V);
+  for (size_t r = 0; r < tokens.size() / 3; r++) {
+    for (size_t i = 0; i < V; i++) ASSERT_NEAR((*some)[r * V + i], full[(3 * r + 1) * V + i], 1e-4) << r;
+  }
+  for (DecodeEntry& e : prefill) e.logits = false;
+  auto none = (*dec)->Step(prefill);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
 }
 
 TEST(Decoder, RefusesEntriesOutsideTheCache) {
@@ -281,6 +294,71 @@ TEST(ScoreCandidates, SharedPromptEqualsTheFullForwardOfEachCandidate) {
   // A last token is never decoded, only looked up, so it is checked before anything runs.
   const std::vector<std::vector<int>> bad_token = {{1, c.vocab_size}};
   EXPECT_NE(ScoreCandidates(*model, prompt, bad_token).status().message().find("candidate 0"), std::string::npos);
+}
+
+// A tree of 6 candidates after one prompt (BuildCandidateTree's layout): each branch's losses
+// are the row prompt + candidate's, so the shared prompt and the branches before it change
+// nothing, and the weighted loss is what those losses say.
+TEST(ForwardTree, EachBranchLosesWhatItsRowLosesAlone) {
+  CpuBackend cpu;
+  const ModelConfig c = TinyConfig();
+  auto model = MakeModel(cpu, c, 19, 0.3f);
+  const std::vector<int> prompt = RandomTokens(7, c.vocab_size, 20);
+  std::vector<std::vector<int>> candidates;
+  for (int i = 0; i < 6; i++) candidates.push_back(RandomTokens(1 + (i * 5) % 9, c.vocab_size, 200 + i));
+  auto tree = BuildCandidateTree(prompt, candidates);
+  ASSERT_TRUE(tree.ok()) << tree.status().ToString();
+  ASSERT_GT(tree->tokens.size(), static_cast<size_t>(c.max_seq)) << "a tree may be longer than max_seq";
+  std::vector<float> weights(tree->tokens.size(), 0.0f);
+  for (size_t t = static_cast<size_t>(tree->prefix); t < weights.size(); t++) weights[t] = 0.1f * static_cast<float>(t % 5);
+  auto loss = model->ForwardTree(tree->tokens, tree->targets, weights, tree->prefix, tree->first);
+  ASSERT_TRUE(loss.ok()) << loss.status().ToString();
+  const std::vector<float> losses = model->Losses();
+  double weighted = 0.0;
+  for (size_t t = 0; t < losses.size(); t++) weighted += weights[t] * losses[t];
+  EXPECT_NEAR(*loss, weighted, 1e-4);
+  for (int t = 0; t < tree->prefix; t++) EXPECT_EQ(losses[static_cast<size_t>(t)], 0.0f) << "shared rows skip the head";
+  weights[0] = 1.0f;
+  EXPECT_NE(model->SetLossWeights(weights).message().find("shared token 0"), std::string::npos);
+  EXPECT_NE(model->ForwardTree(tree->tokens, tree->targets, weights, tree->prefix, tree->first)
+                .status()
+                .message()
+                .find("shared token 0"),
+            std::string::npos);
+  for (size_t j = 0; j < candidates.size(); j++) {
+    double score = 0.0;
+    for (size_t i = 0; i < candidates[j].size(); i++) score -= losses[static_cast<size_t>(tree->start[j]) + i];
+    const double want = FullForwardScore(*model, prompt, candidates[j]);
+    EXPECT_NEAR(score, want, 1e-4 * std::max(1.0, std::abs(want))) << "candidate " << j;
+  }
+}
+
+TEST(ForwardTree, RefusesWhatIsNotATree) {
+  CpuBackend cpu;
+  const ModelConfig c = TinyConfig();
+  auto model = MakeModel(cpu, c, 19, 0.3f);
+  const std::vector<int> tokens = {1, 2, 3, 4, 5};
+  const std::vector<float> w(5, 0.0f);
+  auto message = [&](std::vector<int> first, int prefix, std::span<const int> toks = {}) {
+    if (toks.empty()) toks = tokens;
+    auto loss = model->ForwardTree(toks, toks, std::vector<float>(toks.size(), 0.0f), prefix, first);
+    EXPECT_FALSE(loss.ok());
+    return loss.ok() ? std::string() : loss.status().message();
+  };
+  ASSERT_TRUE(model->ForwardTree(tokens, tokens, w, 2, std::vector<int>{0, 0, 2, 3, 3}).ok());
+  EXPECT_NE(message({0, 0, 2, 3}, 2).find("4 branch starts for 5 tokens"), std::string::npos);
+  EXPECT_NE(message({0, 0, 2, 3, 3}, 6).find("prefix 6"), std::string::npos);
+  EXPECT_NE(message({0, 1, 2, 3, 3}, 2).find("token 1"), std::string::npos) << "a shared token has 0";
+  EXPECT_NE(message({0, 0, 1, 3, 3}, 2).find("token 2"), std::string::npos) << "a branch starts past the prefix";
+  EXPECT_NE(message({0, 0, 2, 2, 3}, 2).find("token 4"), std::string::npos) << "a branch starts at its own token";
+  EXPECT_NE(message({0, 0, 2, 3, 2}, 2).find("token 4"), std::string::npos) << "a branch is one run";
+  const std::vector<int> long_branch(c.max_seq + 1, 1);
+  std::vector<int> first(long_branch.size(), 0);
+  EXPECT_NE(message(first, static_cast<int>(first.size()), long_branch).find("past max_seq"), std::string::npos);
+  EXPECT_NE(message({}, 0, std::vector<int>(Model::kMaxTreeTokens + 1, 1)).find("tokens (must be 1.."),
+            std::string::npos);
+  const std::vector<int> bad_token = {1, 2, 3, 4, c.vocab_size};
+  EXPECT_NE(message({0, 0, 2, 3, 3}, 2, bad_token).find("outside the vocabulary"), std::string::npos);
 }
 
 }  // namespace

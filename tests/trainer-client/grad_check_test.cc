@@ -114,21 +114,31 @@ TEST(GradCheck, RopeIsItsInverseRotationsBackward) {
 }
 
 TEST(GradCheck, GroupedQueryAttention) {
-  const int B = 2, T = 4, NH = 4, NKV = 2, hd = 4;
-  std::vector<float> q = RandomVector(B * T * NH * hd, 9), k = RandomVector(B * T * NKV * hd, 10),
-                     v = RandomVector(B * T * NKV * hd, 11), r = RandomVector(B * T * NH * hd, 12);
-  std::vector<float> out(q.size()), att(B * NH * T * T);
-  auto loss = [&] {
-    cpu::AttentionForward(out.data(), att.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd);
-    return Dot(out, r);
-  };
-  loss();
-  std::vector<float> dq(q.size(), 0.0f), dk(k.size(), 0.0f), dv(v.size(), 0.0f);
-  cpu::AttentionBackward(dq.data(), dk.data(), dv.data(), r.data(), att.data(), q.data(), k.data(), v.data(), B, T,
-                         NH, NKV, hd);
-  ExpectGradient("attention dq", q, dq, loss);
-  ExpectGradient("attention dk", k, dk, loss);
-  ExpectGradient("attention dv", v, dv, loss);
+  const int B = 2, T = 6, NH = 4, NKV = 2, hd = 4;
+  // A prefix tree in each row: tokens 0-1 shared, branches 2-3 and 4-5.
+  const std::vector<int> tree = {0, 0, 2, 2, 4, 4, /**/ 0, 0, 2, 2, 4, 4};
+  for (const int* first : {static_cast<const int*>(nullptr), tree.data()}) {
+    SCOPED_TRACE(first == nullptr ? "causal" : "prefix tree");
+    std::vector<float> q = RandomVector(B * T * NH * hd, 9), k = RandomVector(B * T * NKV * hd, 10),
+                       v = RandomVector(B * T * NKV * hd, 11), r = RandomVector(B * T * NH * hd, 12);
+    std::vector<float> out(q.size()), att(B * NH * T * T);
+    auto loss = [&] {
+      cpu::AttentionForward(out.data(), att.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd, first, 2);
+      return Dot(out, r);
+    };
+    loss();
+    // Row 1, head 3, query 4 (the second branch's first token): keys 0, 1 and itself only.
+    const float* row = att.data() + ((1 * NH + 3) * T + 4) * T;
+    EXPECT_GT(row[1], 0.0f);
+    EXPECT_EQ(row[2] == 0.0f && row[3] == 0.0f, first != nullptr);
+    EXPECT_EQ(row[5], 0.0f);
+    std::vector<float> dq(q.size(), 0.0f), dk(k.size(), 0.0f), dv(v.size(), 0.0f);
+    cpu::AttentionBackward(dq.data(), dk.data(), dv.data(), r.data(), att.data(), q.data(), k.data(), v.data(), B,
+                           T, NH, NKV, hd, first, 2);
+    ExpectGradient("attention dq", q, dq, loss);
+    ExpectGradient("attention dk", k, dk, loss);
+    ExpectGradient("attention dv", v, dv, loss);
+  }
 }
 
 TEST(GradCheck, SwiGlu) {

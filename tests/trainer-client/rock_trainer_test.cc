@@ -131,8 +131,7 @@ TEST(RockTrainer, ImitationTrainsOnTheAlfworldExpertsLabelsThroughRockd) {
                                      imitate ? "imitator" : "plain", "--env", "alfworld", "--task-types",
                                      "pick_and_place_simple", "--max-steps", "6", "--group-size", "2",
                                      "--batch-groups", "1", "--dim", "16", "--layers", "1", "--heads", "2",
-                                     "--kv-heads", "1", "--hidden", "32", "--prompt-bytes", "64", "--train-candidates",
-                                     "3", "--versions", "3", "--summary", dir.path() + "/summary.json", "--quiet"};
+                                     "--kv-heads", "1", "--hidden", "32", "--prompt-bytes", "64", "--versions", "3", "--summary", dir.path() + "/summary.json", "--quiet"};
     if (imitate) args.insert(args.end(), {"--imitation", "1"});
     const json summary = RunTrainer(args, dir.path());
     ASSERT_EQ(summary.at("curve").size(), 3u) << summary.dump();

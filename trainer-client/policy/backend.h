@@ -79,13 +79,17 @@ class Backend {
   virtual void Rope(float* x, const int* pos, int N, int H, int hd, float theta, bool inverse) = 0;
 
   // Causal grouped-query attention over B sequences of T tokens:
-  // q (B,T,NH,hd), k,v (B,T,NKV,hd) -> out (B,T,NH,hd), att (B,NH,T,T) softmax kept for backward
+  // q (B,T,NH,hd), k,v (B,T,NKV,hd) -> out (B,T,NH,hd), att (B,NH,T,T) softmax kept for backward.
+  // With first (B,T) non-null each row packs a prefix tree: token t sees key s <= t only where
+  // s < prefix or s >= first[t], so a branch (the tokens sharing one first >= prefix) attends
+  // to the shared tokens 0..prefix-1 and to itself, not to the branches before it. With first
+  // null (prefix ignored) attention is plainly causal.
   virtual void AttentionForward(float* out, float* att, const float* q, const float* k, const float* v, int B,
-                                int T, int NH, int NKV, int hd) = 0;
-  // dout (B,T,NH,hd) -> dq (B,T,NH,hd) +=, dk, dv (B,T,NKV,hd) +=
+                                int T, int NH, int NKV, int hd, const int* first, int prefix) = 0;
+  // dout (B,T,NH,hd) -> dq (B,T,NH,hd) +=, dk, dv (B,T,NKV,hd) +=; first and prefix as above
   virtual void AttentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* att,
                                  const float* q, const float* k, const float* v, int B, int T, int NH, int NKV,
-                                 int hd) = 0;
+                                 int hd, const int* first, int prefix) = 0;
 
   // Decoding: entry n is token position pos[n] of cache slot slot[n]. Writes its k, v
   // (N,NKV,hd) into kcache, vcache (S,max_seq,NKV,hd) first, then attends q (N,NH,hd) over

@@ -95,39 +95,99 @@ StatusOr<std::vector<double>> CandidateTokenWeights(std::span<const int> lengths
   return w;
 }
 
-StatusOr<CandidateBatch> BuildCandidateBatch(std::span<const int> prompt, std::span<const std::vector<int>> candidates,
-                                             std::span<const double> weights_per_candidate) {
-  if (prompt.empty()) return InvalidArgument("candidate batch: empty prompt");
-  if (candidates.empty()) return InvalidArgument("candidate batch: no candidates");
-  if (weights_per_candidate.size() != candidates.size()) {
-    return InvalidArgument("candidate batch: " + std::to_string(weights_per_candidate.size()) + " weights for " +
-                           std::to_string(candidates.size()) + " candidates");
-  }
-  size_t longest = 0;
-  for (size_t c = 0; c < candidates.size(); c++) {
-    if (candidates[c].empty()) return InvalidArgument("candidate batch: candidate " + std::to_string(c) + " is empty");
-    longest = std::max(longest, candidates[c].size());
-  }
-  const size_t P = prompt.size();
-  const size_t T = P + longest - 1;
-  CandidateBatch batch;
-  batch.B = static_cast<int>(candidates.size());
-  batch.T = static_cast<int>(T);
-  batch.tokens.assign(candidates.size() * T, 0);
-  batch.targets.assign(candidates.size() * T, 0);
-  batch.weights.assign(candidates.size() * T, 0.0f);
+StatusOr<CandidateTree> BuildCandidateTree(std::span<const int> prompt,
+                                           std::span<const std::vector<int>> candidates) {
+  if (prompt.empty()) return InvalidArgument("candidate tree: empty prompt");
+  if (candidates.empty()) return InvalidArgument("candidate tree: no candidates");
+  CandidateTree tree;
+  tree.prefix = static_cast<int>(prompt.size()) - 1;
+  tree.tokens.assign(prompt.begin(), prompt.end() - 1);
+  tree.targets.assign(prompt.begin() + 1, prompt.end());
+  tree.first.assign(tree.tokens.size(), 0);
   for (size_t c = 0; c < candidates.size(); c++) {
     const std::vector<int>& cand = candidates[c];
-    auto token = [&](size_t i) { return i < P ? prompt[i] : cand[i - P]; };  // the row prompt + cand
-    const size_t len = P + cand.size();
-    for (size_t t = 0; t + 1 < len; t++) {
-      batch.tokens[c * T + t] = token(t);
-      batch.targets[c * T + t] = token(t + 1);
-      // Targets from P on are the candidate's tokens.
-      if (t + 1 >= P) batch.weights[c * T + t] = static_cast<float>(weights_per_candidate[c]);
+    if (cand.empty()) return InvalidArgument("candidate tree: candidate " + std::to_string(c) + " is empty");
+    const int start = static_cast<int>(tree.tokens.size());
+    tree.start.push_back(start);
+    // The branch is the row prompt + cand from the prompt's last token on.
+    for (size_t i = 0; i < cand.size(); i++) {
+      tree.tokens.push_back(i == 0 ? prompt.back() : cand[i - 1]);
+      tree.targets.push_back(cand[i]);
+      tree.first.push_back(start);
     }
   }
-  return batch;
+  return tree;
+}
+
+StatusOr<CandidateForward> CandidateForward::Run(Model& model, std::span<const int> prompt,
+                                                 std::span<const std::vector<int>> candidates, double temperature,
+                                                 int max_tree_tokens) {
+  if (prompt.empty()) return InvalidArgument("candidate forward: empty prompt");
+  CandidateForward f(model);
+  const size_t shared = prompt.size() - 1;
+  // Candidates in order, as many to a tree as fit in max_tree_tokens.
+  for (size_t c = 0; c < candidates.size();) {
+    size_t end = c, size = shared;
+    while (end < candidates.size() && size + candidates[end].size() <= static_cast<size_t>(max_tree_tokens)) {
+      size += candidates[end++].size();
+    }
+    if (end == c) {
+      return InvalidArgument("candidate forward: prompt (" + std::to_string(prompt.size()) + ") + candidate " +
+                             std::to_string(c) + " (" + std::to_string(candidates[c].size()) +
+                             " tokens) do not fit a tree of " + std::to_string(max_tree_tokens) + " tokens");
+    }
+    auto tree = BuildCandidateTree(prompt, candidates.subspan(c, end - c));
+    if (!tree.ok()) return tree.status().WithContext("candidates from " + std::to_string(c));
+    f.trees_.push_back(std::move(*tree));
+    f.first_candidate_.push_back(c);
+    c = end;
+  }
+  f.first_candidate_.push_back(candidates.size());
+  std::vector<double> scores;
+  std::vector<int> lengths;
+  for (const std::vector<int>& cand : candidates) lengths.push_back(static_cast<int>(cand.size()));
+  for (const CandidateTree& tree : f.trees_) {
+    const std::vector<float> zero(tree.tokens.size(), 0.0f);
+    auto forward = model.ForwardTree(tree.tokens, tree.targets, zero, tree.prefix, tree.first);
+    if (!forward.ok()) return forward.status().WithContext("candidate forward");
+    f.positions_ += static_cast<int64_t>(tree.tokens.size());
+    const std::vector<float> losses = model.Losses();
+    for (size_t j = 0; j < tree.start.size(); j++) {
+      double score = 0.0;
+      for (size_t t = static_cast<size_t>(tree.start[j]); t < tree.branch_end(j); t++) {
+        score -= static_cast<double>(losses[t]);
+      }
+      scores.push_back(score);
+    }
+  }
+  auto z = CandidateLogits(scores, lengths, temperature);
+  if (!z.ok()) return z.status().WithContext("candidate forward");
+  f.log_pi_ = LogSoftmax(*z);
+  return f;
+}
+
+Status CandidateForward::Backward(std::span<const double> weights_per_candidate) {
+  if (weights_per_candidate.size() != log_pi_.size()) {
+    return InvalidArgument("candidate backward: " + std::to_string(weights_per_candidate.size()) + " weights for " +
+                           std::to_string(log_pi_.size()) + " candidates");
+  }
+  for (size_t i = 0; i < trees_.size(); i++) {
+    const CandidateTree& tree = trees_[i];
+    std::vector<float> weights(tree.tokens.size(), 0.0f);
+    for (size_t j = 0; j < tree.start.size(); j++) {
+      const float w = static_cast<float>(weights_per_candidate[first_candidate_[i] + j]);
+      for (size_t t = static_cast<size_t>(tree.start[j]); t < tree.branch_end(j); t++) weights[t] = w;
+    }
+    // The model still holds the only tree's forward; with several, each is run again.
+    if (trees_.size() == 1) {
+      if (Status s = model_.SetLossWeights(weights); !s.ok()) return s.WithContext("candidate backward");
+    } else {
+      auto forward = model_.ForwardTree(tree.tokens, tree.targets, weights, tree.prefix, tree.first);
+      if (!forward.ok()) return forward.status().WithContext("candidate backward");
+    }
+    if (Status s = model_.Backward(); !s.ok()) return s.WithContext("candidate backward");
+  }
+  return Status::Ok();
 }
 
 }  // namespace rock::policy

@@ -13,9 +13,12 @@
 // so dL/dl = w_c = coef * (1[c = a] - pi_c) / (len_c * temperature) for every token of c.
 // Model::Forward's loss is sum weights * l, so weights of w_c on c's tokens give exactly dL/dθ
 // from Model::Backward (the prompt's tokens carry weight 0; their influence on the candidates'
-// log-probs goes through attention and is in the gradient all the same).
+// log-probs goes through attention and is in the gradient all the same). CandidateForward runs
+// that forward and backward over all candidates at once.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <random>
 #include <span>
 #include <vector>
@@ -49,19 +52,53 @@ int GreedyCandidate(std::span<const double> log_pi);
 StatusOr<std::vector<double>> CandidateTokenWeights(std::span<const int> lengths, std::span<const double> pi,
                                                     int chosen, double coef, double temperature);
 
-// One row per candidate, prompt + candidate, for Model::Forward(tokens, targets, weights, B, T).
-struct CandidateBatch {
-  std::vector<int> tokens;     // (B,T) tokens of the row, padded after its end
-  std::vector<int> targets;    // (B,T) target of position t is the row's token t + 1
-  std::vector<float> weights;  // (B,T) weights_per_candidate[c] where the target is a token of c, else 0
-  int B = 0;                   // the number of candidates
-  int T = 0;                   // the longest prompt + candidate, less one
+// Every candidate after one prompt as one prefix tree for Model::ForwardTree: the prompt's
+// first P-1 tokens shared, then for each candidate c a branch of len_c tokens,
+// [prompt[P-1], c_0, ..., c_{len-2}] with targets c_0, ..., c_{len-1}. The prompt's last token
+// is fed again in every branch because one position has one target, and each candidate's first
+// token is predicted there. A branch's losses are those of the row prompt + c, and the prompt
+// is computed once instead of once per candidate.
+struct CandidateTree {
+  std::vector<int> tokens;   // (N) shared, then the branches in candidate order
+  std::vector<int> targets;  // (N)
+  std::vector<int> first;    // (N) Model::ForwardTree's branch starts
+  int prefix = 0;            // P - 1 shared tokens
+  std::vector<int> start;    // where candidate c's branch begins; it ends where the next begins
+
+  size_t branch_end(size_t c) const {
+    return c + 1 < start.size() ? static_cast<size_t>(start[c + 1]) : tokens.size();
+  }
 };
 
-// The training batch for CandidateTokenWeights. Padding is token 0 with target 0 and weight 0:
-// it sits after the row's last token, and attention is causal, so it changes no weighted loss.
-// InvalidArgument for an empty prompt, no candidates, an empty candidate or sizes that differ.
-StatusOr<CandidateBatch> BuildCandidateBatch(std::span<const int> prompt, std::span<const std::vector<int>> candidates,
-                                             std::span<const double> weights_per_candidate);
+// InvalidArgument for an empty prompt, no candidates or an empty candidate.
+StatusOr<CandidateTree> BuildCandidateTree(std::span<const int> prompt, std::span<const std::vector<int>> candidates);
+
+// A training step's view of the policy over candidates: one forward over every candidate (one
+// tree, or several when they do not fit in max_tree_tokens) gives the current log pi, and
+// Backward the gradient of any loss whose token weights are constant per candidate
+// (CandidateTokenWeights, summed over the loss's terms). Exact over all candidates, for the
+// cost of the prompt once plus every candidate's tokens. The model must not run another forward
+// between Run and Backward.
+class CandidateForward {
+ public:
+  static StatusOr<CandidateForward> Run(Model& model, std::span<const int> prompt,
+                                        std::span<const std::vector<int>> candidates, double temperature,
+                                        int max_tree_tokens = Model::kMaxTreeTokens);
+
+  const std::vector<double>& log_pi() const { return log_pi_; }
+  // grads += d/dθ sum_c w_c * (the token losses of candidate c).
+  Status Backward(std::span<const double> weights_per_candidate);
+  // The positions of the trees: what a forward and backward over all candidates costs.
+  int64_t positions() const { return positions_; }
+
+ private:
+  explicit CandidateForward(Model& model) : model_(model) {}
+
+  Model& model_;
+  std::vector<CandidateTree> trees_;
+  std::vector<size_t> first_candidate_;  // tree i holds candidates first_candidate_[i] .. [i + 1] - 1
+  std::vector<double> log_pi_;
+  int64_t positions_ = 0;
+};
 
 }  // namespace rock::policy

@@ -70,13 +70,13 @@ void CpuBackend::Rope(float* x, const int* pos, int N, int H, int hd, float thet
   cpu::Rope(x, pos, N, H, hd, theta, inverse);
 }
 void CpuBackend::AttentionForward(float* out, float* att, const float* q, const float* k, const float* v, int B,
-                                  int T, int NH, int NKV, int hd) {
-  cpu::AttentionForward(out, att, q, k, v, B, T, NH, NKV, hd);
+                                  int T, int NH, int NKV, int hd, const int* first, int prefix) {
+  cpu::AttentionForward(out, att, q, k, v, B, T, NH, NKV, hd, first, prefix);
 }
 void CpuBackend::AttentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* att,
                                    const float* q, const float* k, const float* v, int B, int T, int NH, int NKV,
-                                   int hd) {
-  cpu::AttentionBackward(dq, dk, dv, dout, att, q, k, v, B, T, NH, NKV, hd);
+                                   int hd, const int* first, int prefix) {
+  cpu::AttentionBackward(dq, dk, dv, dout, att, q, k, v, B, T, NH, NKV, hd, first, prefix);
 }
 void CpuBackend::AttentionDecode(float* out, float* kcache, float* vcache, const float* q, const float* k,
                                  const float* v, const int* slot, const int* pos, int N, int NH, int NKV, int hd,

@@ -28,9 +28,10 @@ class CpuBackend final : public Backend {
                       int C, int OC) override;
   void Rope(float* x, const int* pos, int N, int H, int hd, float theta, bool inverse) override;
   void AttentionForward(float* out, float* att, const float* q, const float* k, const float* v, int B, int T,
-                        int NH, int NKV, int hd) override;
+                        int NH, int NKV, int hd, const int* first, int prefix) override;
   void AttentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* att, const float* q,
-                         const float* k, const float* v, int B, int T, int NH, int NKV, int hd) override;
+                         const float* k, const float* v, int B, int T, int NH, int NKV, int hd, const int* first,
+                         int prefix) override;
   void AttentionDecode(float* out, float* kcache, float* vcache, const float* q, const float* k, const float* v,
                        const int* slot, const int* pos, int N, int NH, int NKV, int hd, int max_seq) override;
   void SwigluForward(float* out, const float* gate, const float* up, int N, int H) override;

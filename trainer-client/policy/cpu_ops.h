@@ -19,9 +19,10 @@ void MatmulBackward(float* dinp, float* dweight, const float* dout, const float*
                     int C, int OC);
 void Rope(float* x, const int* pos, int N, int H, int hd, float theta, bool inverse);
 void AttentionForward(float* out, float* att, const float* q, const float* k, const float* v, int B, int T, int NH,
-                      int NKV, int hd);
+                      int NKV, int hd, const int* first, int prefix);
 void AttentionBackward(float* dq, float* dk, float* dv, const float* dout, const float* att, const float* q,
-                       const float* k, const float* v, int B, int T, int NH, int NKV, int hd);
+                       const float* k, const float* v, int B, int T, int NH, int NKV, int hd, const int* first,
+                       int prefix);
 void AttentionDecode(float* out, float* kcache, float* vcache, const float* q, const float* k, const float* v,
                      const int* slot, const int* pos, int N, int NH, int NKV, int hd, int max_seq);
 void SwigluForward(float* out, const float* gate, const float* up, int N, int H);

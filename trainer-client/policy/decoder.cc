@@ -100,10 +100,20 @@ StatusOr<std::vector<float>> Decoder::Step(std::span<const DecodeEntry> entries)
     be.Matmul(scratch, h1, lw.w2, n, H, C);
     be.Add(x, x, scratch, NC);
   }
-  be.RmsNormForward(ln, rstd, x, w.final_norm, n, C, c.norm_eps);
-  be.Matmul(logits, ln, w.wout, n, C, V);  // (N,V)
-  be.LogSoftmax(logp, logits, n, V);
-  std::vector<float> out(N * static_cast<size_t>(V));
+  // The rows that want log-probs, moved up in order to the front of x (row m <= i, so each is
+  // read before anything overwrites it), then the head over those M rows only.
+  size_t M = 0;
+  for (size_t i = 0; i < N; i++) {
+    if (!entries[i].logits) continue;
+    if (M != i) be.Copy(x + M * static_cast<size_t>(C), x + i * static_cast<size_t>(C), C * sizeof(float));
+    M++;
+  }
+  if (M == 0) return std::vector<float>{};
+  const int m = static_cast<int>(M);
+  be.RmsNormForward(ln, rstd, x, w.final_norm, m, C, c.norm_eps);
+  be.Matmul(logits, ln, w.wout, m, C, V);  // (M,V)
+  be.LogSoftmax(logp, logits, m, V);
+  std::vector<float> out(M * static_cast<size_t>(V));
   be.Download(out.data(), logp, out.size() * sizeof(float));
   return out;
 }

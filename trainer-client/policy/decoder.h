@@ -16,6 +16,9 @@ struct DecodeEntry {
   int slot;   // which cached sequence
   int pos;    // the token's position in it; the slot's cache must hold 0..pos-1
   int token;
+  // Whether Step returns the log-probs after this entry. A prompt needs them only after its
+  // last token, and the output head is the costliest part of a small model's step.
+  bool logits = true;
 };
 
 class Decoder {
@@ -27,8 +30,9 @@ class Decoder {
   int max_seq() const { return max_seq_; }
 
   // Runs the entries through the model, writing their keys and values into the cache, and
-  // returns the next-token log-probabilities (N,V) after each entry. Entries of one slot must be
-  // consecutive positions in order; a slot restarts simply by feeding position 0 again.
+  // returns the next-token log-probabilities (M,V) after each of the M entries with `logits`
+  // set, in entry order. Entries of one slot must be consecutive positions in order; a slot
+  // restarts simply by feeding position 0 again.
   StatusOr<std::vector<float>> Step(std::span<const DecodeEntry> entries);
 
   // Copies positions 0..len-1 of slot `from` into slot `to` in every layer's K and V cache, so

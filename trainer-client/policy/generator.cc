@@ -72,7 +72,10 @@ StatusOr<std::vector<Completion>> Generator::Step() {
   const int max_seq = decoder_->max_seq();
   const int64_t step = ++steps_;
   std::vector<DecodeEntry> entries;
-  std::vector<size_t> last_entry(slots_.size(), 0);  // the entry whose output samples the slot's next token
+  // The row of Step's log-probs that samples each slot's next token: the one entry per slot
+  // that asks for log-probs (a prompt's last token, or the token generated last).
+  std::vector<size_t> row_of(slots_.size(), 0);
+  size_t rows = 0;
   for (size_t s = 0; s < slots_.size(); s++) {
     Active& a = slots_[s];
     if (!a.busy && !queue_.empty()) {
@@ -83,13 +86,15 @@ StatusOr<std::vector<Completion>> Generator::Step() {
       a.out.id = a.req.id;
       a.out.slot = static_cast<int>(s);
       a.out.first_step = step;
-      for (int t : a.req.prompt) entries.push_back({static_cast<int>(s), a.len++, t});
+      for (size_t i = 0; i < a.req.prompt.size(); i++) {
+        entries.push_back({static_cast<int>(s), a.len++, a.req.prompt[i], i + 1 == a.req.prompt.size()});
+      }
     } else if (a.busy) {
       entries.push_back({static_cast<int>(s), a.len++, a.out.tokens.back()});
     } else {
       continue;
     }
-    last_entry[s] = entries.size() - 1;
+    row_of[s] = rows++;
   }
   std::vector<Completion> done;
   if (entries.empty()) return done;
@@ -99,7 +104,7 @@ StatusOr<std::vector<Completion>> Generator::Step() {
   for (size_t s = 0; s < slots_.size(); s++) {
     Active& a = slots_[s];
     if (!a.busy) continue;
-    std::span<const float> row(logp->data() + last_entry[s] * V, V);
+    std::span<const float> row(logp->data() + row_of[s] * V, V);
     const int token = Sample(row, a.req.params);
     a.out.tokens.push_back(token);
     a.out.logprobs.push_back(row[static_cast<size_t>(token)]);
@@ -158,7 +163,7 @@ StatusOr<std::vector<double>> ScoreCandidates(const Model& model, std::span<cons
   auto decoder = Decoder::Create(model, static_cast<int>(slots), static_cast<int>(P + longest));
   if (!decoder.ok()) return decoder.status().WithContext("score");
   std::vector<DecodeEntry> entries;
-  for (size_t i = 0; i < P; i++) entries.push_back({0, static_cast<int>(i), prompt[i]});
+  for (size_t i = 0; i < P; i++) entries.push_back({0, static_cast<int>(i), prompt[i], i + 1 == P});
   auto prompt_logp = (*decoder)->Step(entries);
   if (!prompt_logp.ok()) return prompt_logp.status().WithContext("score: prompt");
   for (size_t s = 1; s < slots; s++) {
@@ -166,8 +171,8 @@ StatusOr<std::vector<double>> ScoreCandidates(const Model& model, std::span<cons
       return st.WithContext("score");
     }
   }
-  // The prompt's last position predicts every candidate's first token.
-  const float* first_logp = prompt_logp->data() + (P - 1) * static_cast<size_t>(V);
+  // The prompt's last position, the one row asked for, predicts every candidate's first token.
+  const float* first_logp = prompt_logp->data();
   for (size_t first = 0; first < candidates.size(); first += slots) {
     const size_t last = std::min(candidates.size(), first + slots);
     entries.clear();

@@ -90,6 +90,9 @@ struct Model::Activations {
   int* tokens;      // (N)
   int* targets;     // (N)
   int* pos;         // (N) position of each token in its sequence, for RoPE
+  int* first;       // (N) ForwardTree's branch starts; unused by Forward
+  const int* mask_first = nullptr;  // first, or null for plain causal attention
+  int prefix = 0;                   // ForwardTree's shared tokens
   float* weights;   // (N)
   std::vector<float*> resid;  // L+1 of (N,C): the residual stream entering each block, and out
   struct Layer {
@@ -170,14 +173,23 @@ void Model::EnsureActivations(int B, int T) {
   const size_t total = N  // weights
                        + (L + 1) * N * C + L * per_layer + N * C + N + N * V * 2 + N + N * C  // forward
                        + N * C * 6 + N * KV * 2 + N * H * 3;                                // backward
+  // Every shape gets its own carving of the buffers, which are kept while they are big enough:
+  // a learner's batches change shape with every sample, and nothing read is left from before
+  // (every op writes its whole output, and the backward zeroes what it accumulates into).
   auto a = std::make_unique<Activations>();
+  if (acts_ && acts_->floats.bytes() >= total * sizeof(float) && acts_->ints.bytes() >= 4 * N * sizeof(int)) {
+    a->floats = std::move(acts_->floats);
+    a->ints = std::move(acts_->ints);
+  } else {
+    a->floats = backend_.Alloc(total * sizeof(float));
+    a->ints = backend_.Alloc(4 * N * sizeof(int));
+  }
   a->B = B;
   a->T = T;
-  a->floats = backend_.Alloc(total * sizeof(float));
-  a->ints = backend_.Alloc(3 * N * sizeof(int));
   a->tokens = a->ints.as<int>();
   a->targets = a->tokens + N;
   a->pos = a->targets + N;
+  a->first = a->pos + N;
   float* p = a->floats.as<float>();
   auto take = [&p](size_t n) { return std::exchange(p, p + n); };
   a->weights = take(N);
@@ -216,31 +228,80 @@ void Model::EnsureActivations(int B, int T) {
   a->dh1 = take(N * H);
   a->dh3 = take(N * H);
   a->dg = take(N * H);
-  std::vector<int> pos(N);
-  for (size_t n = 0; n < N; n++) pos[n] = static_cast<int>(n % static_cast<size_t>(T));
-  backend_.Upload(a->pos, pos.data(), N * sizeof(int));
   acts_ = std::move(a);
 }
 
-StatusOr<float> Model::Forward(std::span<const int> tokens, std::span<const int> targets,
-                               std::span<const float> weights, int B, int T) {
-  const ModelConfig& c = config_;
-  if (B <= 0 || T <= 0 || T > c.max_seq) {
-    return InvalidArgument("forward: batch " + std::to_string(B) + "x" + std::to_string(T) +
-                           " (T must be in 1.." + std::to_string(c.max_seq) + ")");
-  }
-  const size_t N = static_cast<size_t>(B) * static_cast<size_t>(T);
+Status Model::CheckTokens(std::span<const int> tokens, std::span<const int> targets, std::span<const float> weights,
+                          size_t N) const {
   if (tokens.size() != N || targets.size() != N || weights.size() != N) {
     return InvalidArgument("forward: tokens, targets and weights must each hold B*T = " + std::to_string(N) +
                            " values (got " + std::to_string(tokens.size()) + ", " + std::to_string(targets.size()) +
                            ", " + std::to_string(weights.size()) + ")");
   }
   for (size_t i = 0; i < N; i++) {
-    if (tokens[i] < 0 || tokens[i] >= c.vocab_size || targets[i] < 0 || targets[i] >= c.vocab_size) {
+    if (tokens[i] < 0 || tokens[i] >= config_.vocab_size || targets[i] < 0 || targets[i] >= config_.vocab_size) {
       return InvalidArgument("forward: token or target at " + std::to_string(i) + " outside the vocabulary of " +
-                             std::to_string(c.vocab_size));
+                             std::to_string(config_.vocab_size));
     }
   }
+  return Status::Ok();
+}
+
+StatusOr<float> Model::Forward(std::span<const int> tokens, std::span<const int> targets,
+                               std::span<const float> weights, int B, int T) {
+  if (B <= 0 || T <= 0 || T > config_.max_seq) {
+    return InvalidArgument("forward: batch " + std::to_string(B) + "x" + std::to_string(T) +
+                           " (T must be in 1.." + std::to_string(config_.max_seq) + ")");
+  }
+  const size_t N = static_cast<size_t>(B) * static_cast<size_t>(T);
+  if (Status s = CheckTokens(tokens, targets, weights, N); !s.ok()) return s;
+  std::vector<int> pos(N);
+  for (size_t n = 0; n < N; n++) pos[n] = static_cast<int>(n % static_cast<size_t>(T));
+  return Run(tokens, targets, weights, B, T, pos, {}, 0);
+}
+
+StatusOr<float> Model::ForwardTree(std::span<const int> tokens, std::span<const int> targets,
+                                   std::span<const float> weights, int prefix, std::span<const int> first) {
+  const size_t N = tokens.size();
+  if (N == 0 || N > static_cast<size_t>(kMaxTreeTokens)) {
+    return InvalidArgument("forward tree: " + std::to_string(N) + " tokens (must be 1.." +
+                           std::to_string(kMaxTreeTokens) + ")");
+  }
+  if (Status s = CheckTokens(tokens, targets, weights, N); !s.ok()) return s.WithContext("tree");
+  if (first.size() != N || prefix < 0 || static_cast<size_t>(prefix) > N) {
+    return InvalidArgument("forward tree: " + std::to_string(first.size()) + " branch starts for " +
+                           std::to_string(N) + " tokens with prefix " + std::to_string(prefix));
+  }
+  for (size_t t = 0; t < static_cast<size_t>(prefix); t++) {
+    if (weights[t] != 0.0f) {
+      return InvalidArgument("forward tree: shared token " + std::to_string(t) + " has loss weight " +
+                             std::to_string(weights[t]) + " (the shared tokens carry no loss)");
+    }
+  }
+  std::vector<int> pos(N);
+  for (size_t t = 0; t < N; t++) {
+    const int ti = static_cast<int>(t);
+    const int f = first[t];
+    const bool ok = ti < prefix ? f == 0
+                                : f >= prefix && f <= ti && (f == ti || (t > 0 && f == first[t - 1]));
+    if (!ok) {
+      return InvalidArgument("forward tree: token " + std::to_string(t) + " has branch start " + std::to_string(f) +
+                             " (shared tokens have 0; a branch is a run of tokens starting at or after the prefix " +
+                             std::to_string(prefix) + " and at its own first token)");
+    }
+    pos[t] = ti < prefix ? ti : prefix + ti - f;
+    if (pos[t] >= config_.max_seq) {
+      return InvalidArgument("forward tree: token " + std::to_string(t) + " sits at position " +
+                             std::to_string(pos[t]) + ", past max_seq " + std::to_string(config_.max_seq));
+    }
+  }
+  return Run(tokens, targets, weights, 1, static_cast<int>(N), pos, first, prefix);
+}
+
+StatusOr<float> Model::Run(std::span<const int> tokens, std::span<const int> targets, std::span<const float> weights,
+                           int B, int T, std::span<const int> pos, std::span<const int> first, int prefix) {
+  const ModelConfig& c = config_;
+  const size_t N = static_cast<size_t>(B) * static_cast<size_t>(T);
   EnsureActivations(B, T);
   Activations& a = *acts_;
   Backend& be = backend_;
@@ -249,6 +310,13 @@ StatusOr<float> Model::Forward(std::span<const int> tokens, std::span<const int>
   be.Upload(a.tokens, tokens.data(), N * sizeof(int));
   be.Upload(a.targets, targets.data(), N * sizeof(int));
   be.Upload(a.weights, weights.data(), N * sizeof(float));
+  be.Upload(a.pos, pos.data(), N * sizeof(int));
+  a.mask_first = nullptr;
+  a.prefix = first.empty() ? 0 : prefix;
+  if (!first.empty()) {
+    be.Upload(a.first, first.data(), N * sizeof(int));
+    a.mask_first = a.first;
+  }
 
   be.EmbeddingForward(a.resid[0], a.tokens, weights_.wte, n, C);  // (N) -> (N,C)
   for (int l = 0; l < c.n_layers; l++) {
@@ -261,7 +329,8 @@ StatusOr<float> Model::Forward(std::span<const int> tokens, std::span<const int>
     be.Matmul(y.v, y.ln1, w.wv, n, C, KV);
     be.Rope(y.q, a.pos, n, c.n_heads, hd, c.rope_theta, false);
     be.Rope(y.k, a.pos, n, c.n_kv_heads, hd, c.rope_theta, false);
-    be.AttentionForward(y.atty, y.att, y.q, y.k, y.v, B, T, c.n_heads, c.n_kv_heads, hd);  // (B,T,NH,hd)
+    be.AttentionForward(y.atty, y.att, y.q, y.k, y.v, B, T, c.n_heads, c.n_kv_heads, hd, a.mask_first,
+                        a.prefix);  // (B,T,NH,hd)
     be.Matmul(a.scratch, y.atty, w.wo, n, C, C);
     be.Add(y.mid, x, a.scratch, N * static_cast<size_t>(C));
     be.RmsNormForward(y.ln2, y.rstd2, y.mid, w.ffn_norm, n, C, c.norm_eps);
@@ -271,9 +340,16 @@ StatusOr<float> Model::Forward(std::span<const int> tokens, std::span<const int>
     be.Matmul(a.scratch, y.g, w.w2, n, H, C);  // (N,H) -> (N,C)
     be.Add(a.resid[static_cast<size_t>(l) + 1], y.mid, a.scratch, N * static_cast<size_t>(C));
   }
-  be.RmsNormForward(a.lnf, a.rstdf, a.resid.back(), weights_.final_norm, n, C, c.norm_eps);
-  be.Matmul(a.logits, a.lnf, weights_.wout, n, C, V);  // (N,C) -> (N,V)
-  be.CrossEntropyForward(a.losses, a.logits, a.targets, n, V);
+  // The output head, the costliest op of a small model, runs from row `prefix` on: a tree's
+  // shared rows only feed its branches, and nothing reads their outputs.
+  const size_t h0 = static_cast<size_t>(a.prefix);
+  const int head = n - a.prefix;
+  const size_t hC = h0 * static_cast<size_t>(C), hV = h0 * static_cast<size_t>(V);
+  be.Zero(a.logits, hV);
+  be.Zero(a.losses, h0);
+  be.RmsNormForward(a.lnf + hC, a.rstdf + h0, a.resid.back() + hC, weights_.final_norm, head, C, c.norm_eps);
+  be.Matmul(a.logits + hV, a.lnf + hC, weights_.wout, head, C, V);  // (N,C) -> (N,V)
+  be.CrossEntropyForward(a.losses + h0, a.logits + hV, a.targets + h0, head, V);
   std::vector<float> losses(N);
   be.Download(losses.data(), a.losses, N * sizeof(float));
   double loss = 0.0;
@@ -304,6 +380,12 @@ Status Model::SetLossWeights(std::span<const float> weights) {
     return InvalidArgument("set loss weights: expected B*T = " + std::to_string(N) + " weights, got " +
                            std::to_string(weights.size()));
   }
+  for (size_t t = 0; t < static_cast<size_t>(acts_->prefix); t++) {
+    if (weights[t] != 0.0f) {
+      return InvalidArgument("set loss weights: shared token " + std::to_string(t) + " of the tree has weight " +
+                             std::to_string(weights[t]) + " (the shared tokens carry no loss)");
+    }
+  }
   backend_.Upload(acts_->weights, weights.data(), N * sizeof(float));
   return Status::Ok();
 }
@@ -321,11 +403,15 @@ Status Model::Backward() {
   const auto [C, hd, KV, H, V] = c.dims();
   const size_t NC = N * static_cast<size_t>(C);
 
-  be.CrossEntropyBackward(a.dlogits, a.logits, a.targets, a.weights, n, V);  // (N,V)
+  const size_t h0 = static_cast<size_t>(a.prefix);  // the head's first row, as in Run
+  const int head = n - a.prefix;
+  const size_t hC = h0 * static_cast<size_t>(C), hV = h0 * static_cast<size_t>(V);
+  be.CrossEntropyBackward(a.dlogits + hV, a.logits + hV, a.targets + h0, a.weights + h0, head, V);  // (N,V)
   be.Zero(a.dlnf, NC);
-  be.MatmulBackward(a.dlnf, dw.wout, a.dlogits, a.lnf, weights_.wout, n, C, V);
+  be.MatmulBackward(a.dlnf + hC, dw.wout, a.dlogits + hV, a.lnf + hC, weights_.wout, head, C, V);
   be.Zero(a.dresid, NC);
-  be.RmsNormBackward(a.dresid, dw.final_norm, a.dlnf, a.resid.back(), weights_.final_norm, a.rstdf, n, C);
+  be.RmsNormBackward(a.dresid + hC, dw.final_norm, a.dlnf + hC, a.resid.back() + hC, weights_.final_norm,
+                     a.rstdf + h0, head, C);
   // dresid holds d loss / d (output of block l) as the loop walks down.
   for (int l = c.n_layers - 1; l >= 0; l--) {
     const LayerTensors& w = weights_.layers[static_cast<size_t>(l)];
@@ -349,7 +435,8 @@ Status Model::Backward() {
     be.Zero(a.dq, NC);
     be.Zero(a.dk, N * static_cast<size_t>(KV));
     be.Zero(a.dv, N * static_cast<size_t>(KV));
-    be.AttentionBackward(a.dq, a.dk, a.dv, a.datty, y.att, y.q, y.k, y.v, B, T, c.n_heads, c.n_kv_heads, hd);
+    be.AttentionBackward(a.dq, a.dk, a.dv, a.datty, y.att, y.q, y.k, y.v, B, T, c.n_heads, c.n_kv_heads, hd,
+                         a.mask_first, a.prefix);
     // A rotation's backward is the inverse rotation.
     be.Rope(a.dq, a.pos, n, c.n_heads, hd, c.rope_theta, true);
     be.Rope(a.dk, a.pos, n, c.n_kv_heads, hd, c.rope_theta, true);

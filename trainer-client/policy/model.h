@@ -75,6 +75,19 @@ class Model {
   // or, for policy gradients, per-token advantages. Keeps the activations for Backward.
   StatusOr<float> Forward(std::span<const int> tokens, std::span<const int> targets,
                           std::span<const float> weights, int B, int T);
+  // The training forward over one sequence that packs a prefix tree, the shape of many
+  // continuations of one prompt: tokens 0..prefix-1 are shared, and each later token t belongs
+  // to the branch that starts at first[t] (prefix <= first[t] <= t; a branch is a run of
+  // tokens with one first, and shared tokens have first 0). A branch attends to the shared
+  // tokens and to itself only, at positions prefix, prefix + 1, ..., so its losses are those
+  // of shared + branch run alone through Forward, while the shared tokens are computed once.
+  // Logits, Losses, SetLossWeights and Backward then work on the tree as on a (1, N) batch,
+  // except that the shared tokens carry no loss: their weights must be 0, and the output head
+  // skips them (their logits and losses read 0). Attention keeps an (N,N) matrix per head, so
+  // N is at most kMaxTreeTokens.
+  static constexpr int kMaxTreeTokens = 1024;
+  StatusOr<float> ForwardTree(std::span<const int> tokens, std::span<const int> targets,
+                              std::span<const float> weights, int prefix, std::span<const int> first);
   // The logits (B,T,V) of the last Forward.
   std::vector<float> Logits() const;
   // The per-position losses -log p(target) (B,T) of the last Forward.
@@ -91,6 +104,11 @@ class Model {
   struct Activations;
   Model(Backend& backend, const ModelConfig& config);
   void EnsureActivations(int B, int T);
+  Status CheckTokens(std::span<const int> tokens, std::span<const int> targets, std::span<const float> weights,
+                     size_t N) const;
+  // The forward both entries share: pos (N) are the RoPE positions; first empty for causal.
+  StatusOr<float> Run(std::span<const int> tokens, std::span<const int> targets, std::span<const float> weights,
+                      int B, int T, std::span<const int> pos, std::span<const int> first, int prefix);
 
   Backend& backend_;
   ModelConfig config_;

@@ -2,63 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 
 #include "trainer-client/policy/candidate_policy.h"
 
 namespace rock::trainer {
 
 Learner::Learner(policy::Model& model, policy::AdamW& optimizer, LearnerConfig config)
-    : model_(model), optimizer_(optimizer), config_(config), rng_(config.seed) {}
-
-StatusOr<double> Learner::CurrentLogProb(const Sample& sample, std::vector<double>* pi) {
-  auto log_pi = policy::CandidateLogPolicy(model_, sample.prompt, sample.candidates, config_.temperature);
-  if (!log_pi.ok()) return log_pi.status();
-  pi->resize(log_pi->size());
-  for (size_t c = 0; c < log_pi->size(); c++) (*pi)[c] = std::exp((*log_pi)[c]);
-  return (*log_pi)[static_cast<size_t>(sample.chosen)];
-}
-
-Status Learner::AddCandidateRows(const Sample& sample, const std::vector<double>& pi, int target, double coef,
-                                 std::map<size_t, double>* rows) {
-  const size_t n = sample.candidates.size();
-  // Row weights w_c of L = -coef * log pi(target): exact over all candidates when they fit,
-  // else d log pi(a) = dz_a - E_pi[dz_c] with the expectation over draws from pi.
-  if (n <= static_cast<size_t>(config_.train_candidates)) {
-    std::vector<int> lengths;
-    for (const std::vector<int>& c : sample.candidates) lengths.push_back(static_cast<int>(c.size()));
-    auto exact = policy::CandidateTokenWeights(lengths, pi, target, coef, config_.temperature);
-    if (!exact.ok()) return exact.status();
-    for (size_t c = 0; c < n; c++) (*rows)[c] += (*exact)[c];
-    return Status::Ok();
-  }
-  const auto per_token = [&](size_t c) {
-    return 1.0 / (static_cast<double>(sample.candidates[c].size()) * config_.temperature);
-  };
-  const int draws = config_.train_candidates - 1;
-  std::discrete_distribution<size_t> draw(pi.begin(), pi.end());
-  (*rows)[static_cast<size_t>(target)] += coef * per_token(static_cast<size_t>(target));
-  for (int d = 0; d < draws; d++) {
-    const size_t c = draw(rng_);
-    (*rows)[c] -= coef / draws * per_token(c);
-  }
-  return Status::Ok();
-}
-
-StatusOr<int64_t> Learner::BackwardRows(const Sample& sample, const std::map<size_t, double>& rows) {
-  std::vector<std::vector<int>> candidates;
-  std::vector<double> weights;
-  for (const auto& [c, w] : rows) {
-    candidates.push_back(sample.candidates[c]);
-    weights.push_back(w);
-  }
-  auto batch = policy::BuildCandidateBatch(sample.prompt, candidates, weights);
-  if (!batch.ok()) return batch.status();
-  auto forward = model_.Forward(batch->tokens, batch->targets, batch->weights, batch->B, batch->T);
-  if (!forward.ok()) return forward.status();
-  if (Status s = model_.Backward(); !s.ok()) return s;
-  return static_cast<int64_t>(batch->B) * batch->T;
-}
+    : model_(model), optimizer_(optimizer), config_(config) {}
 
 StatusOr<UpdateStats> Learner::Update(const std::vector<Sample>& samples) {
   UpdateStats stats;
@@ -108,24 +58,39 @@ StatusOr<UpdateStats> Learner::Update(const std::vector<Sample>& samples) {
         stats.tokens += T;
         continue;
       }
-      std::vector<double> pi;
-      auto current = CurrentLogProb(sample, &pi);
-      if (!current.ok()) return current.status().WithContext("update");
-      if (epoch == 0) proximal[i] = {*current};
+      if (sample.chosen < 0 || sample.chosen >= static_cast<int>(sample.candidates.size())) {
+        return InvalidArgument("update: chosen candidate " + std::to_string(sample.chosen) + " of " +
+                               std::to_string(sample.candidates.size()));
+      }
+      auto forward = policy::CandidateForward::Run(model_, sample.prompt, sample.candidates, config_.temperature);
+      if (!forward.ok()) return forward.status().WithContext("update");
+      const std::vector<double>& log_pi = forward->log_pi();
+      const double current = log_pi[static_cast<size_t>(sample.chosen)];
+      if (epoch == 0) proximal[i] = {current};
       const rl::PolicyLossTerm term =
-          rl::PolicyLoss({*current, proximal[i][0], sample.behaviour[0]}, sample.advantage, config_.loss);
+          rl::PolicyLoss({current, proximal[i][0], sample.behaviour[0]}, sample.advantage, config_.loss);
       if (epoch == 0) {
         stats.loss += term.loss * scale;
         terms++;
         clipped += term.clipped ? 1 : 0;
         weight_sum += term.weight;
       }
+      std::vector<double> pi, candidate_weights(log_pi.size(), 0.0);  // per-token weight of each candidate
+      std::vector<int> lengths;
+      for (size_t c = 0; c < log_pi.size(); c++) {
+        pi.push_back(std::exp(log_pi[c]));
+        lengths.push_back(static_cast<int>(sample.candidates[c].size()));
+      }
+      // Each term's token weights (CandidateTokenWeights) add up over the candidates.
+      const auto add_term = [&](int target, double coef) -> Status {
+        auto w = policy::CandidateTokenWeights(lengths, pi, target, coef, config_.temperature);
+        if (!w.ok()) return w.status();
+        for (size_t c = 0; c < w->size(); c++) candidate_weights[c] += (*w)[c];
+        return Status::Ok();
+      };
       // L = -coef * log pi(chosen) has dL/dlogp = -coef.
-      std::map<size_t, double> rows;
       if (term.dloss_dlogp != 0.0) {
-        if (Status s = AddCandidateRows(sample, pi, sample.chosen, -term.dloss_dlogp * scale, &rows); !s.ok()) {
-          return s.WithContext("update");
-        }
+        if (Status s = add_term(sample.chosen, -term.dloss_dlogp * scale); !s.ok()) return s.WithContext("update");
       }
       if (imitate) {
         if (sample.expert >= static_cast<int>(sample.candidates.size())) {
@@ -133,17 +98,15 @@ StatusOr<UpdateStats> Learner::Update(const std::vector<Sample>& samples) {
                                  std::to_string(sample.candidates.size()));
         }
         if (epoch == 0) {
-          stats.imitation_loss -= std::log(std::max(pi[static_cast<size_t>(sample.expert)], 1e-300));
+          stats.imitation_loss -= log_pi[static_cast<size_t>(sample.expert)];
           stats.labelled++;
         }
-        if (Status s = AddCandidateRows(sample, pi, sample.expert, config_.imitation * scale, &rows); !s.ok()) {
-          return s.WithContext("update");
-        }
+        if (Status s = add_term(sample.expert, config_.imitation * scale); !s.ok()) return s.WithContext("update");
       }
-      if (rows.empty()) continue;
-      auto tokens = BackwardRows(sample, rows);
-      if (!tokens.ok()) return tokens.status().WithContext("update");
-      stats.tokens += *tokens;
+      // A clipped RL term and no label: nothing to differentiate.
+      if (std::all_of(candidate_weights.begin(), candidate_weights.end(), [](double w) { return w == 0.0; })) continue;
+      if (Status s = forward->Backward(candidate_weights); !s.ok()) return s.WithContext("update");
+      stats.tokens += forward->positions();
     }
     stats.grad_norm = optimizer_.Step();
   }

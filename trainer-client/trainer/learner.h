@@ -5,17 +5,14 @@
 //   generation  the prompt and the generated tokens (one "candidate"), with each token's
 //               behaviour log-prob
 // Over candidates the policy is the softmax of mean token log-probs / temperature
-// (policy/candidate_policy.h). Its gradient needs every candidate's row; with more candidates
-// than `train_candidates`, the expectation over the others is estimated from rows sampled from
-// the policy itself (unbiased, and a step costs train_candidates rows instead of all of them).
-// With `imitation` > 0 a scoring sample that carries the env's expert choice also trains
-// imitation * -log pi(expert) (DAgger: the policy acts, the expert labels the states it visits),
-// through the same rows; such a sample trains even when its advantage is 0.
+// (policy/candidate_policy.h). Its gradient is exact: one forward of the prompt and every
+// candidate as a prefix tree (CandidateForward), so a sample costs its prompt once plus the
+// candidates' tokens. With `imitation` > 0 a scoring sample that carries the env's expert choice
+// also trains imitation * -log pi(expert) (DAgger: the policy acts, the expert labels the states
+// it visits), in the same forward and backward; such a sample trains even when its advantage is 0.
 #pragma once
 
 #include <cstdint>
-#include <map>
-#include <random>
 #include <vector>
 
 #include "common/status.h"
@@ -40,9 +37,7 @@ struct LearnerConfig {
   rl::PolicyLossConfig loss;
   int epochs = 1;
   double temperature = 0.1;
-  int train_candidates = 6;
   double imitation = 0.0;  // weight of -log pi(expert)
-  uint64_t seed = 1;
 };
 
 struct UpdateStats {
@@ -52,7 +47,7 @@ struct UpdateStats {
   double grad_norm = 0.0;     // of the last epoch, before clipping
   double imitation_loss = 0.0;  // mean -log pi(expert) over the labelled samples, first epoch
   int labelled = 0;             // samples with an expert choice
-  int64_t tokens = 0;         // rows x positions trained, all epochs
+  int64_t tokens = 0;         // positions trained (forward and backward), all epochs
   int samples = 0;
 };
 
@@ -64,18 +59,9 @@ class Learner {
   StatusOr<UpdateStats> Update(const std::vector<Sample>& samples);
 
  private:
-  // log pi(chosen) under the current weights.
-  StatusOr<double> CurrentLogProb(const Sample& sample, std::vector<double>* pi);
-  // Adds the row weights of L = coef * -log pi(target) to `rows` (candidate -> weight).
-  Status AddCandidateRows(const Sample& sample, const std::vector<double>& pi, int target, double coef,
-                          std::map<size_t, double>* rows);
-  // Accumulates the gradient of the rows' weighted token losses; returns the tokens it trained.
-  StatusOr<int64_t> BackwardRows(const Sample& sample, const std::map<size_t, double>& rows);
-
   policy::Model& model_;
   policy::AdamW& optimizer_;
   LearnerConfig config_;
-  std::mt19937_64 rng_;
 };
 
 }  // namespace rock::trainer

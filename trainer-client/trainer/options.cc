@@ -97,9 +97,6 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str()->group("policy");
   app.add_option("--sample-temperature", o.sample_temperature, "temperature of generation")
       ->check(CLI::PositiveNumber)->capture_default_str()->group("policy");
-  app.add_option("--train-candidates", o.train_candidates,
-                 "candidate rows a step trains on: the chosen one and samples of the policy (all when fewer)")
-      ->check(CLI::Range(2, 4096))->capture_default_str()->group("policy");
   app.add_option("--gen-tokens", o.gen_tokens, "most tokens a generated action has")
       ->check(CLI::Range(1, 4096))->capture_default_str()->group("policy");
   app.add_option("--history", o.history, "earlier turns (action and observation) in the prompt")

@@ -48,7 +48,6 @@ struct TrainerOptions {
   ActionMode action = ActionMode::kAuto;
   double temperature = 0.1;  // of the policy over candidates (their mean token log-prob)
   float sample_temperature = 1.0f;  // of generation
-  int train_candidates = 6;  // rows per step when training over candidates (chosen + sampled)
   double imitation = 0.0;    // weight of imitating the env's expert (info.expert_action); 0: none
   int gen_tokens = 8;
   int history = 2;

@@ -204,7 +204,7 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options) {
   state->optimizer = std::make_unique<policy::AdamW>(*state->learner_model, o.adamw);
   state->learner = std::make_unique<Learner>(
       *state->learner_model, *state->optimizer,
-      LearnerConfig{o.loss, o.ppo_epochs, o.temperature, o.train_candidates, o.imitation, o.seed + 7});
+      LearnerConfig{o.loss, o.ppo_epochs, o.temperature, o.imitation});
   const size_t n = o.endpoints.size();
   state->streams.resize(n);
   if (!o.checkpoint_dir.empty()) {
