@@ -122,18 +122,22 @@ TEST(CandidatePolicy, CandidateForwardGivesTheLogPolicyOfScoreCandidates) {
   ASSERT_TRUE(expected.ok()) << expected.status().ToString();
   for (const int max_tree_tokens : {Model::kMaxTreeTokens, 9}) {  // 9: one or two candidates a tree
     SCOPED_TRACE(::testing::Message() << "max_tree_tokens " << max_tree_tokens);
-    auto forward = CandidateForward::Run(*model, prompt, candidates, 0.7, max_tree_tokens);
+    auto forward = CandidateForward::Run(*model, prompt, candidates, 0.7, {.max_tree_tokens = max_tree_tokens});
     ASSERT_TRUE(forward.ok()) << forward.status().ToString();
     ASSERT_EQ(forward->log_pi().size(), candidates.size());
     for (size_t j = 0; j < candidates.size(); j++) EXPECT_NEAR(forward->log_pi()[j], (*expected)[j], 1e-4);
   }
-  EXPECT_NE(CandidateForward::Run(*model, prompt, candidates, 0.7, 8).status().message().find("candidate 2"),
+  EXPECT_NE(CandidateForward::Run(*model, prompt, candidates, 0.7, {.max_tree_tokens = 8})
+                .status()
+                .message()
+                .find("candidate 2"),
             std::string::npos)
       << "5 shared tokens + 4 do not fit 8";
   EXPECT_FALSE(CandidateForward::Run(*model, {}, candidates, 0.7).ok());
   auto forward = CandidateForward::Run(*model, prompt, candidates, 0.7);
   ASSERT_TRUE(forward.ok());
   EXPECT_NE(forward->Backward(std::vector<double>{1.0}).message().find("1 weights for 4"), std::string::npos);
+  EXPECT_NE(forward->Backward(std::vector<double>(4, 0.0), 1.0).message().find("prompt_loss"), std::string::npos);
 }
 
 TEST(CandidatePolicy, TokenWeightsRefuseWhatIsNotACandidate) {
@@ -149,19 +153,24 @@ TEST(CandidatePolicy, TokenWeightsRefuseWhatIsNotACandidate) {
 }
 
 // The check the training relies on: weights w_c on candidate c's target tokens make
-// CandidateForward's backward the gradient of L = -coef * log pi(chosen). L is recomputed from
-// ScoreCandidates (the shared-prompt path, independent of the training forward) at theta +- h
-// in coordinates of every tensor. Tolerance as in grad_check_test.cc (fp32, h = 1e-2).
+// CandidateForward's backward the gradient of L = -coef * log pi(chosen), plus
+// prompt_weight * the prompt's mean next-token loss. L is recomputed from ScoreCandidates (the
+// shared-prompt path, independent of the training forward) and Model::Forward of the prompt
+// alone at theta +- h in coordinates of every tensor. Tolerance as in grad_check_test.cc (fp32,
+// h = 1e-2).
 TEST(CandidatePolicy, TokenWeightsGiveTheGradientOfMinusCoefLogPiThroughTheModel) {
   struct Case {
     int chosen;
     double coef;
     double temperature;
     int max_tree_tokens;  // 8: the candidates in three trees, each run again for the backward
+    double prompt_weight;
   };
-  for (const Case& k : {Case{2, 1.3, 0.7, Model::kMaxTreeTokens}, Case{0, -0.8, 1.5, 8}}) {
+  for (const Case& k : {Case{2, 1.3, 0.7, Model::kMaxTreeTokens, 0.0}, Case{0, -0.8, 1.5, 8, 0.0},
+                        Case{1, 0.5, 1.0, Model::kMaxTreeTokens, 0.9}, Case{3, 0.7, 0.8, 8, -0.6}}) {
     SCOPED_TRACE(::testing::Message() << "chosen " << k.chosen << " coef " << k.coef << " temperature "
-                                      << k.temperature << " max_tree_tokens " << k.max_tree_tokens);
+                                      << k.temperature << " max_tree_tokens " << k.max_tree_tokens
+                                      << " prompt_weight " << k.prompt_weight);
     CpuBackend cpu;
     const ModelConfig c = TinyConfig();
     auto model = MakeModel(cpu, c, 31, 0.3f);
@@ -179,19 +188,28 @@ TEST(CandidatePolicy, TokenWeightsGiveTheGradientOfMinusCoefLogPiThroughTheModel
       EXPECT_TRUE(z.ok());
       return LogSoftmax(*z);
     };
+    auto prompt_loss = [&] {
+      const std::vector<int> inputs(prompt.begin(), prompt.end() - 1), targets(prompt.begin() + 1, prompt.end());
+      const std::vector<float> mean(inputs.size(), 1.0f / static_cast<float>(inputs.size()));
+      auto l = model->Forward(inputs, targets, mean, 1, static_cast<int>(inputs.size()));
+      EXPECT_TRUE(l.ok());
+      return l.ok() ? static_cast<double>(*l) : 0.0;
+    };
     auto loss = [&] {
       EXPECT_TRUE(model->UploadParams(params).ok());
-      return -k.coef * log_pi()[static_cast<size_t>(k.chosen)];
+      return -k.coef * log_pi()[static_cast<size_t>(k.chosen)] + k.prompt_weight * prompt_loss();
     };
 
     const std::vector<double> pi = Exp(log_pi());
     auto w = CandidateTokenWeights(lengths, pi, k.chosen, k.coef, k.temperature);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
-    auto forward = CandidateForward::Run(*model, prompt, candidates, k.temperature, k.max_tree_tokens);
+    auto forward = CandidateForward::Run(*model, prompt, candidates, k.temperature,
+                                         {.max_tree_tokens = k.max_tree_tokens, .prompt_loss = true});
     ASSERT_TRUE(forward.ok()) << forward.status().ToString();
     model->ZeroGrad();
-    ASSERT_TRUE(forward->Backward(*w).ok());
+    ASSERT_TRUE(forward->Backward(*w, k.prompt_weight).ok());
     const std::vector<float> grads = model->DownloadGrads();
+    EXPECT_NEAR(forward->prompt_loss(), prompt_loss(), 1e-5);  // after the backward: this runs a forward
 
     constexpr float kStep = 1e-2f;
     int bad = 0;

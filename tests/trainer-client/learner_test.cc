@@ -129,6 +129,26 @@ TEST(Learner, ImitationMovesThePolicyToTheExpertsCandidate) {
   EXPECT_EQ((*model)->DownloadParams(), params);
 }
 
+// The auxiliary language-model term: with advantage 0 and no label, lm_loss alone trains, and
+// what it lowers is the prompt's own next-token loss (reported as UpdateStats::lm_loss).
+TEST(Learner, LmLossTrainsThePromptsNextTokenLoss) {
+  policy::CpuBackend cpu;
+  auto model = policy::Model::Create(cpu, SmallConfig(), 5);
+  ASSERT_TRUE(model.ok());
+  policy::AdamW optimizer(**model, {.lr = 1e-2f, .min_lr = 1e-2f, .warmup_steps = 0, .weight_decay = 0.0f});
+  Learner learner(**model, optimizer, {.epochs = 1, .temperature = kTemperature, .lm_loss = 1.0});
+  const Sample sample = CandidateSample(**model, 2, 0.0);
+  std::vector<double> losses;
+  for (int i = 0; i < 10; i++) {
+    auto stats = learner.Update({sample});
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_GT(stats->tokens, 0);
+    losses.push_back(stats->lm_loss);
+  }
+  EXPECT_GT(losses.front(), 4.0) << "about log 260 for a new model";
+  EXPECT_LT(losses.back(), losses.front() - 1.0);
+}
+
 TEST(Learner, GeneratedActionsFollowTheAdvantageTokenByToken) {
   policy::CpuBackend cpu;
   auto model = policy::Model::Create(cpu, SmallConfig(), 9);

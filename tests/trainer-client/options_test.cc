@@ -59,6 +59,7 @@ TEST(TrainerOptions, MalformedValuesAreRefusedWithTheFlag) {
            {{"--prompt-bytes", "250", "--max-seq", "256"}, "--prompt-bytes"},
            {{"--heads", "3"}, "model"},
            {{"--imitation", "1", "--action", "generate"}, "--imitation"},
+           {{"--lm-loss", "0.5", "--action", "generate"}, "--lm-loss"},
            {{"--env", "bandit", "--curriculum", "2"}, "--curriculum"},
            {{"--credits", "15", "--alpha", "1", "--batch-groups", "2", "--group-size", "4"}, "--credits"},
        }) {
@@ -68,7 +69,7 @@ TEST(TrainerOptions, MalformedValuesAreRefusedWithTheFlag) {
     EXPECT_NE(o.status().message().find(flag), std::string::npos) << o.status().message();
   }
   // CLI11's own checks print their message and leave the status's empty.
-  for (const char* flag : {"--alpha", "--curriculum"}) {
+  for (const char* flag : {"--alpha", "--curriculum", "--lm-loss"}) {
     auto range = Parse({flag, "-1"});
     ASSERT_FALSE(range.ok()) << flag;
     EXPECT_EQ(range.status().code(), Code::kInvalidArgument) << flag;

@@ -121,9 +121,11 @@ StatusOr<CandidateTree> BuildCandidateTree(std::span<const int> prompt,
 
 StatusOr<CandidateForward> CandidateForward::Run(Model& model, std::span<const int> prompt,
                                                  std::span<const std::vector<int>> candidates, double temperature,
-                                                 int max_tree_tokens) {
+                                                 Options options) {
   if (prompt.empty()) return InvalidArgument("candidate forward: empty prompt");
+  const int max_tree_tokens = options.max_tree_tokens;
   CandidateForward f(model);
+  f.has_prompt_loss_ = options.prompt_loss;
   const size_t shared = prompt.size() - 1;
   // Candidates in order, as many to a tree as fit in max_tree_tokens.
   for (size_t c = 0; c < candidates.size();) {
@@ -146,12 +148,19 @@ StatusOr<CandidateForward> CandidateForward::Run(Model& model, std::span<const i
   std::vector<double> scores;
   std::vector<int> lengths;
   for (const std::vector<int>& cand : candidates) lengths.push_back(static_cast<int>(cand.size()));
-  for (const CandidateTree& tree : f.trees_) {
+  for (size_t i = 0; i < f.trees_.size(); i++) {
+    const CandidateTree& tree = f.trees_[i];
     const std::vector<float> zero(tree.tokens.size(), 0.0f);
-    auto forward = model.ForwardTree(tree.tokens, tree.targets, zero, tree.prefix, tree.first);
+    // The prompt's loss is counted in the first tree only.
+    const bool prompt_loss = f.has_prompt_loss_ && i == 0;
+    auto forward = model.ForwardTree(tree.tokens, tree.targets, zero, tree.prefix, tree.first, prompt_loss);
     if (!forward.ok()) return forward.status().WithContext("candidate forward");
     f.positions_ += static_cast<int64_t>(tree.tokens.size());
     const std::vector<float> losses = model.Losses();
+    if (prompt_loss && tree.prefix > 0) {
+      for (int t = 0; t < tree.prefix; t++) f.prompt_loss_ += static_cast<double>(losses[static_cast<size_t>(t)]);
+      f.prompt_loss_ /= tree.prefix;
+    }
     for (size_t j = 0; j < tree.start.size(); j++) {
       double score = 0.0;
       for (size_t t = static_cast<size_t>(tree.start[j]); t < tree.branch_end(j); t++) {
@@ -166,14 +175,21 @@ StatusOr<CandidateForward> CandidateForward::Run(Model& model, std::span<const i
   return f;
 }
 
-Status CandidateForward::Backward(std::span<const double> weights_per_candidate) {
+Status CandidateForward::Backward(std::span<const double> weights_per_candidate, double prompt_weight) {
   if (weights_per_candidate.size() != log_pi_.size()) {
     return InvalidArgument("candidate backward: " + std::to_string(weights_per_candidate.size()) + " weights for " +
                            std::to_string(log_pi_.size()) + " candidates");
   }
+  if (prompt_weight != 0.0 && !has_prompt_loss_) {
+    return InvalidArgument("candidate backward: a prompt weight needs the forward's prompt_loss");
+  }
   for (size_t i = 0; i < trees_.size(); i++) {
     const CandidateTree& tree = trees_[i];
     std::vector<float> weights(tree.tokens.size(), 0.0f);
+    const bool prompt_loss = has_prompt_loss_ && i == 0;
+    if (prompt_loss && tree.prefix > 0) {
+      std::fill_n(weights.begin(), tree.prefix, static_cast<float>(prompt_weight / tree.prefix));
+    }
     for (size_t j = 0; j < tree.start.size(); j++) {
       const float w = static_cast<float>(weights_per_candidate[first_candidate_[i] + j]);
       for (size_t t = static_cast<size_t>(tree.start[j]); t < tree.branch_end(j); t++) weights[t] = w;
@@ -182,7 +198,7 @@ Status CandidateForward::Backward(std::span<const double> weights_per_candidate)
     if (trees_.size() == 1) {
       if (Status s = model_.SetLossWeights(weights); !s.ok()) return s.WithContext("candidate backward");
     } else {
-      auto forward = model_.ForwardTree(tree.tokens, tree.targets, weights, tree.prefix, tree.first);
+      auto forward = model_.ForwardTree(tree.tokens, tree.targets, weights, tree.prefix, tree.first, prompt_loss);
       if (!forward.ok()) return forward.status().WithContext("candidate backward");
     }
     if (Status s = model_.Backward(); !s.ok()) return s.WithContext("candidate backward");

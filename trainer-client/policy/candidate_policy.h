@@ -77,17 +77,29 @@ StatusOr<CandidateTree> BuildCandidateTree(std::span<const int> prompt, std::spa
 // tree, or several when they do not fit in max_tree_tokens) gives the current log pi, and
 // Backward the gradient of any loss whose token weights are constant per candidate
 // (CandidateTokenWeights, summed over the loss's terms). Exact over all candidates, for the
-// cost of the prompt once plus every candidate's tokens. The model must not run another forward
-// between Run and Backward.
+// cost of the prompt once plus every candidate's tokens. With prompt_loss it also gives the
+// prompt's own next-token loss, for an auxiliary language-model term. The model must not run
+// another forward between Run and Backward.
 class CandidateForward {
  public:
+  struct Options {
+    int max_tree_tokens = Model::kMaxTreeTokens;
+    bool prompt_loss = false;
+  };
   static StatusOr<CandidateForward> Run(Model& model, std::span<const int> prompt,
                                         std::span<const std::vector<int>> candidates, double temperature,
-                                        int max_tree_tokens = Model::kMaxTreeTokens);
+                                        Options options);
+  static StatusOr<CandidateForward> Run(Model& model, std::span<const int> prompt,
+                                        std::span<const std::vector<int>> candidates, double temperature) {
+    return Run(model, prompt, candidates, temperature, Options{});
+  }
 
   const std::vector<double>& log_pi() const { return log_pi_; }
-  // grads += d/dθ sum_c w_c * (the token losses of candidate c).
-  Status Backward(std::span<const double> weights_per_candidate);
+  // The mean -log p of the prompt's tokens 1..P-1 after those before them (prompt_loss only).
+  double prompt_loss() const { return prompt_loss_; }
+  // grads += d/dθ [sum_c w_c * (the token losses of candidate c) + prompt_weight * prompt_loss()].
+  // A prompt_weight other than 0 needs prompt_loss in Run.
+  Status Backward(std::span<const double> weights_per_candidate, double prompt_weight = 0.0);
   // The positions of the trees: what a forward and backward over all candidates costs.
   int64_t positions() const { return positions_; }
 
@@ -98,6 +110,8 @@ class CandidateForward {
   std::vector<CandidateTree> trees_;
   std::vector<size_t> first_candidate_;  // tree i holds candidates first_candidate_[i] .. [i + 1] - 1
   std::vector<double> log_pi_;
+  bool has_prompt_loss_ = false;
+  double prompt_loss_ = 0.0;
   int64_t positions_ = 0;
 };
 

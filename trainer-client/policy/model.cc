@@ -93,6 +93,7 @@ struct Model::Activations {
   int* first;       // (N) ForwardTree's branch starts; unused by Forward
   const int* mask_first = nullptr;  // first, or null for plain causal attention
   int prefix = 0;                   // ForwardTree's shared tokens
+  int head_from = 0;                // the first row the output head runs on; rows before carry no loss
   float* weights;   // (N)
   std::vector<float*> resid;  // L+1 of (N,C): the residual stream entering each block, and out
   struct Layer {
@@ -257,11 +258,12 @@ StatusOr<float> Model::Forward(std::span<const int> tokens, std::span<const int>
   if (Status s = CheckTokens(tokens, targets, weights, N); !s.ok()) return s;
   std::vector<int> pos(N);
   for (size_t n = 0; n < N; n++) pos[n] = static_cast<int>(n % static_cast<size_t>(T));
-  return Run(tokens, targets, weights, B, T, pos, {}, 0);
+  return Run(tokens, targets, weights, B, T, pos, {}, 0, 0);
 }
 
 StatusOr<float> Model::ForwardTree(std::span<const int> tokens, std::span<const int> targets,
-                                   std::span<const float> weights, int prefix, std::span<const int> first) {
+                                   std::span<const float> weights, int prefix, std::span<const int> first,
+                                   bool shared_loss) {
   const size_t N = tokens.size();
   if (N == 0 || N > static_cast<size_t>(kMaxTreeTokens)) {
     return InvalidArgument("forward tree: " + std::to_string(N) + " tokens (must be 1.." +
@@ -272,10 +274,11 @@ StatusOr<float> Model::ForwardTree(std::span<const int> tokens, std::span<const 
     return InvalidArgument("forward tree: " + std::to_string(first.size()) + " branch starts for " +
                            std::to_string(N) + " tokens with prefix " + std::to_string(prefix));
   }
-  for (size_t t = 0; t < static_cast<size_t>(prefix); t++) {
+  const int head_from = shared_loss ? 0 : prefix;
+  for (size_t t = 0; t < static_cast<size_t>(head_from); t++) {
     if (weights[t] != 0.0f) {
       return InvalidArgument("forward tree: shared token " + std::to_string(t) + " has loss weight " +
-                             std::to_string(weights[t]) + " (the shared tokens carry no loss)");
+                             std::to_string(weights[t]) + " (the shared tokens carry no loss without shared_loss)");
     }
   }
   std::vector<int> pos(N);
@@ -295,11 +298,12 @@ StatusOr<float> Model::ForwardTree(std::span<const int> tokens, std::span<const 
                              std::to_string(pos[t]) + ", past max_seq " + std::to_string(config_.max_seq));
     }
   }
-  return Run(tokens, targets, weights, 1, static_cast<int>(N), pos, first, prefix);
+  return Run(tokens, targets, weights, 1, static_cast<int>(N), pos, first, prefix, head_from);
 }
 
 StatusOr<float> Model::Run(std::span<const int> tokens, std::span<const int> targets, std::span<const float> weights,
-                           int B, int T, std::span<const int> pos, std::span<const int> first, int prefix) {
+                           int B, int T, std::span<const int> pos, std::span<const int> first, int prefix,
+                           int head_from) {
   const ModelConfig& c = config_;
   const size_t N = static_cast<size_t>(B) * static_cast<size_t>(T);
   EnsureActivations(B, T);
@@ -313,6 +317,7 @@ StatusOr<float> Model::Run(std::span<const int> tokens, std::span<const int> tar
   be.Upload(a.pos, pos.data(), N * sizeof(int));
   a.mask_first = nullptr;
   a.prefix = first.empty() ? 0 : prefix;
+  a.head_from = head_from;
   if (!first.empty()) {
     be.Upload(a.first, first.data(), N * sizeof(int));
     a.mask_first = a.first;
@@ -340,10 +345,10 @@ StatusOr<float> Model::Run(std::span<const int> tokens, std::span<const int> tar
     be.Matmul(a.scratch, y.g, w.w2, n, H, C);  // (N,H) -> (N,C)
     be.Add(a.resid[static_cast<size_t>(l) + 1], y.mid, a.scratch, N * static_cast<size_t>(C));
   }
-  // The output head, the costliest op of a small model, runs from row `prefix` on: a tree's
-  // shared rows only feed its branches, and nothing reads their outputs.
-  const size_t h0 = static_cast<size_t>(a.prefix);
-  const int head = n - a.prefix;
+  // The output head, the costliest op of a small model, runs from row head_from on: a tree's
+  // shared rows only feed its branches unless they carry a loss of their own.
+  const size_t h0 = static_cast<size_t>(a.head_from);
+  const int head = n - a.head_from;
   const size_t hC = h0 * static_cast<size_t>(C), hV = h0 * static_cast<size_t>(V);
   be.Zero(a.logits, hV);
   be.Zero(a.losses, h0);
@@ -380,7 +385,7 @@ Status Model::SetLossWeights(std::span<const float> weights) {
     return InvalidArgument("set loss weights: expected B*T = " + std::to_string(N) + " weights, got " +
                            std::to_string(weights.size()));
   }
-  for (size_t t = 0; t < static_cast<size_t>(acts_->prefix); t++) {
+  for (size_t t = 0; t < static_cast<size_t>(acts_->head_from); t++) {
     if (weights[t] != 0.0f) {
       return InvalidArgument("set loss weights: shared token " + std::to_string(t) + " of the tree has weight " +
                              std::to_string(weights[t]) + " (the shared tokens carry no loss)");
@@ -403,8 +408,8 @@ Status Model::Backward() {
   const auto [C, hd, KV, H, V] = c.dims();
   const size_t NC = N * static_cast<size_t>(C);
 
-  const size_t h0 = static_cast<size_t>(a.prefix);  // the head's first row, as in Run
-  const int head = n - a.prefix;
+  const size_t h0 = static_cast<size_t>(a.head_from);  // the head's first row, as in Run
+  const int head = n - a.head_from;
   const size_t hC = h0 * static_cast<size_t>(C), hV = h0 * static_cast<size_t>(V);
   be.CrossEntropyBackward(a.dlogits + hV, a.logits + hV, a.targets + h0, a.weights + h0, head, V);  // (N,V)
   be.Zero(a.dlnf, NC);

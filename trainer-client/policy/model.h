@@ -82,12 +82,13 @@ class Model {
   // tokens and to itself only, at positions prefix, prefix + 1, ..., so its losses are those
   // of shared + branch run alone through Forward, while the shared tokens are computed once.
   // Logits, Losses, SetLossWeights and Backward then work on the tree as on a (1, N) batch,
-  // except that the shared tokens carry no loss: their weights must be 0, and the output head
-  // skips them (their logits and losses read 0). Attention keeps an (N,N) matrix per head, so
-  // N is at most kMaxTreeTokens.
+  // except that without shared_loss the shared tokens carry no loss: their weights must be 0,
+  // and the output head skips them (their logits and losses read 0). Attention keeps an (N,N)
+  // matrix per head, so N is at most kMaxTreeTokens.
   static constexpr int kMaxTreeTokens = 1024;
   StatusOr<float> ForwardTree(std::span<const int> tokens, std::span<const int> targets,
-                              std::span<const float> weights, int prefix, std::span<const int> first);
+                              std::span<const float> weights, int prefix, std::span<const int> first,
+                              bool shared_loss = false);
   // The logits (B,T,V) of the last Forward.
   std::vector<float> Logits() const;
   // The per-position losses -log p(target) (B,T) of the last Forward.
@@ -106,9 +107,11 @@ class Model {
   void EnsureActivations(int B, int T);
   Status CheckTokens(std::span<const int> tokens, std::span<const int> targets, std::span<const float> weights,
                      size_t N) const;
-  // The forward both entries share: pos (N) are the RoPE positions; first empty for causal.
+  // The forward both entries share: pos (N) are the RoPE positions; first empty for causal;
+  // the output head runs on rows head_from.. only.
   StatusOr<float> Run(std::span<const int> tokens, std::span<const int> targets, std::span<const float> weights,
-                      int B, int T, std::span<const int> pos, std::span<const int> first, int prefix);
+                      int B, int T, std::span<const int> pos, std::span<const int> first, int prefix,
+                      int head_from);
 
   Backend& backend_;
   ModelConfig config_;

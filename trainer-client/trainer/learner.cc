@@ -17,14 +17,15 @@ StatusOr<UpdateStats> Learner::Update(const std::vector<Sample>& samples) {
   const double scale = 1.0 / static_cast<double>(samples.size());
   // The proximal policy is the learner's before this update: the first epoch's log-probs.
   std::vector<std::vector<double>> proximal(samples.size());
-  int64_t terms = 0, clipped = 0;
+  int64_t terms = 0, clipped = 0, lm_samples = 0;
   double weight_sum = 0.0;
   for (int epoch = 0; epoch < config_.epochs; epoch++) {
     model_.ZeroGrad();
     for (size_t i = 0; i < samples.size(); i++) {
       const Sample& sample = samples[i];
       const bool imitate = config_.imitation > 0.0 && !sample.generated && sample.expert >= 0;
-      if (sample.advantage == 0.0 && !imitate) continue;
+      const bool model_prompt = config_.lm_loss > 0.0 && !sample.generated;
+      if (sample.advantage == 0.0 && !imitate && !model_prompt) continue;
       if (sample.generated) {
         // Token-level terms: the current log-probs come from the forward that also trains.
         const std::vector<int>& generated = sample.candidates.front();
@@ -62,7 +63,8 @@ StatusOr<UpdateStats> Learner::Update(const std::vector<Sample>& samples) {
         return InvalidArgument("update: chosen candidate " + std::to_string(sample.chosen) + " of " +
                                std::to_string(sample.candidates.size()));
       }
-      auto forward = policy::CandidateForward::Run(model_, sample.prompt, sample.candidates, config_.temperature);
+      auto forward = policy::CandidateForward::Run(model_, sample.prompt, sample.candidates, config_.temperature,
+                                                   {.prompt_loss = model_prompt});
       if (!forward.ok()) return forward.status().WithContext("update");
       const std::vector<double>& log_pi = forward->log_pi();
       const double current = log_pi[static_cast<size_t>(sample.chosen)];
@@ -103,14 +105,23 @@ StatusOr<UpdateStats> Learner::Update(const std::vector<Sample>& samples) {
         }
         if (Status s = add_term(sample.expert, config_.imitation * scale); !s.ok()) return s.WithContext("update");
       }
-      // A clipped RL term and no label: nothing to differentiate.
-      if (std::all_of(candidate_weights.begin(), candidate_weights.end(), [](double w) { return w == 0.0; })) continue;
-      if (Status s = forward->Backward(candidate_weights); !s.ok()) return s.WithContext("update");
+      const double prompt_weight = model_prompt ? config_.lm_loss * scale : 0.0;
+      if (model_prompt && epoch == 0) {
+        stats.lm_loss += forward->prompt_loss();
+        lm_samples++;
+      }
+      // A clipped RL term, no label and no prompt loss: nothing to differentiate.
+      if (prompt_weight == 0.0 &&
+          std::all_of(candidate_weights.begin(), candidate_weights.end(), [](double w) { return w == 0.0; })) {
+        continue;
+      }
+      if (Status s = forward->Backward(candidate_weights, prompt_weight); !s.ok()) return s.WithContext("update");
       stats.tokens += forward->positions();
     }
     stats.grad_norm = optimizer_.Step();
   }
   if (stats.labelled > 0) stats.imitation_loss /= stats.labelled;
+  if (lm_samples > 0) stats.lm_loss /= static_cast<double>(lm_samples);
   if (terms > 0) {
     stats.clipped = static_cast<double>(clipped) / static_cast<double>(terms);
     stats.weight_mean = weight_sum / static_cast<double>(terms);

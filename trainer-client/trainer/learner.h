@@ -10,6 +10,9 @@
 // candidates' tokens. With `imitation` > 0 a scoring sample that carries the env's expert choice
 // also trains imitation * -log pi(expert) (DAgger: the policy acts, the expert labels the states
 // it visits), in the same forward and backward; such a sample trains even when its advantage is 0.
+// With `lm_loss` > 0 every scoring sample also trains lm_loss * the prompt's mean next-token
+// loss: an auxiliary language-model term on the observations and earlier actions, whose repeated
+// names teach the copying that picking the task's object in a candidate needs.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +41,7 @@ struct LearnerConfig {
   int epochs = 1;
   double temperature = 0.1;
   double imitation = 0.0;  // weight of -log pi(expert)
+  double lm_loss = 0.0;    // weight of the prompt's mean next-token loss (scoring samples)
 };
 
 struct UpdateStats {
@@ -46,6 +50,7 @@ struct UpdateStats {
   double weight_mean = 0.0;   // mean importance weight
   double grad_norm = 0.0;     // of the last epoch, before clipping
   double imitation_loss = 0.0;  // mean -log pi(expert) over the labelled samples, first epoch
+  double lm_loss = 0.0;         // mean next-token loss of the scoring samples' prompts, first epoch (with lm_loss)
   int labelled = 0;             // samples with an expert choice
   int64_t tokens = 0;         // positions trained (forward and backward), all epochs
   int samples = 0;

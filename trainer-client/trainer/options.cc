@@ -121,6 +121,10 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
                  "weight of imitating the env's expert beside the RL loss (DAgger: the policy acts, the expert's "
                  "info.expert_action labels each state; ALFWorld tasks then ask for it with task.expert); 0: pure RL")
       ->check(CLI::NonNegativeNumber)->capture_default_str()->group("learning");
+  app.add_option("--lm-loss", o.lm_loss,
+                 "weight of an auxiliary next-token loss on each scored action's prompt (its observations and earlier "
+                 "actions repeat names, which teaches the copying that choosing among candidates needs); 0: none")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group("learning");
   app.add_option("--is-cap", o.loss.is_cap, "cap of the importance weight for tis")
       ->check(CLI::PositiveNumber)->capture_default_str()->group("learning");
   app.add_option("--clip-eps", o.loss.clip_eps, "PPO clip range")->check(CLI::Range(0.0, 1.0))
@@ -182,6 +186,9 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
   o.loss.correction = kCorrections.at(correction);
   if (o.imitation > 0.0 && o.action == ActionMode::kGenerate) {
     return InvalidArgument("--imitation trains on scored candidates; it needs --action score or auto");
+  }
+  if (o.lm_loss > 0.0 && o.action == ActionMode::kGenerate) {
+    return InvalidArgument("--lm-loss trains on the prompts of scored candidates; it needs --action score or auto");
   }
   if (o.curriculum > 0 && o.env != "alfworld") {
     return InvalidArgument("--curriculum starts ALFWorld tasks near their goal; it needs --env alfworld, not " + o.env);

@@ -49,6 +49,7 @@ struct TrainerOptions {
   double temperature = 0.1;  // of the policy over candidates (their mean token log-prob)
   float sample_temperature = 1.0f;  // of generation
   double imitation = 0.0;    // weight of imitating the env's expert (info.expert_action); 0: none
+  double lm_loss = 0.0;      // weight of the auxiliary next-token loss on prompts; 0: none
   int gen_tokens = 8;
   int history = 2;
   int obs_bytes = 96;

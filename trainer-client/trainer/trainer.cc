@@ -204,7 +204,7 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options) {
   state->optimizer = std::make_unique<policy::AdamW>(*state->learner_model, o.adamw);
   state->learner = std::make_unique<Learner>(
       *state->learner_model, *state->optimizer,
-      LearnerConfig{o.loss, o.ppo_epochs, o.temperature, o.imitation});
+      LearnerConfig{o.loss, o.ppo_epochs, o.temperature, o.imitation, o.lm_loss});
   const size_t n = o.endpoints.size();
   state->streams.resize(n);
   if (!o.checkpoint_dir.empty()) {
@@ -748,6 +748,7 @@ Status Trainer::State::LearnOnce(std::vector<Group> batch) {
   }
   if (labelled > 0) metrics["expert_agreement"] = static_cast<double>(agreed) / static_cast<double>(labelled);
   if (stats->labelled > 0) metrics["imitation_loss"] = stats->imitation_loss;  // only what was trained
+  if (o.lm_loss > 0.0) metrics["lm_loss"] = stats->lm_loss;
   curve.push_back(metrics);
   for (Stream& stream : streams) stream.client->Report(metrics);
   if (!o.quiet) {
