@@ -50,7 +50,12 @@ class RockdSwebench : public ::testing::Test {
   }
 
   uint16_t port() const { return rockd_->port(); }
-  HttpReply Post(const std::string& target, const json& body) { return Http(port(), "POST", target, body.dump()); }
+  // A step runs a shell command in a sandbox (rm -rf / walks a whole root): well within the
+  // episode's step timeout, but on a loaded host or under ASan it can take longer than the
+  // client's usual 10 s.
+  HttpReply Post(const std::string& target, const json& body) {
+    return Http(port(), "POST", target, body.dump(), {}, std::chrono::seconds(120));
+  }
 
   // Starts an episode of `instance_id`; its id, or empty (with a test failure).
   std::string Start(const std::string& instance_id, json* first = nullptr) {

@@ -20,7 +20,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::chrono::seconds kHttpDeadline{10};
+constexpr std::chrono::seconds kHttpDeadline{10};  // the WebSocket client's handshake and writes
 
 tcp::endpoint Loopback(uint16_t port) { return {asio::ip::make_address("127.0.0.1"), port}; }
 
@@ -29,7 +29,7 @@ tcp::endpoint Loopback(uint16_t port) { return {asio::ip::make_address("127.0.0.
 // Async operations with a deadline on the stream: Asio's blocking calls re-poll on EAGAIN, so
 // SO_RCVTIMEO would not bound them and a silent server would hang the test.
 HttpReply Http(uint16_t port, const std::string& method, const std::string& target, const std::string& body,
-               const Headers& headers) {
+               const Headers& headers, std::chrono::seconds deadline) {
   asio::io_context io;
   beast::tcp_stream stream(io);
   http::request<http::string_body> request(http::string_to_verb(method), target, 11);
@@ -43,7 +43,7 @@ HttpReply Http(uint16_t port, const std::string& method, const std::string& targ
   parser.body_limit(64 << 20);
   parser.skip(method == "HEAD");
   bool done = false;
-  stream.expires_after(kHttpDeadline);
+  stream.expires_after(deadline);
   stream.async_connect(Loopback(port), [&](beast::error_code ec) {
     if (ec) return;
     http::async_write(stream, request, [&](beast::error_code write_ec, std::size_t) {

@@ -25,8 +25,10 @@ struct HttpReply {
   nlohmann::json json() const { return nlohmann::json::parse(body); }
 };
 
+// `deadline` bounds the whole exchange, so a silent server fails the test instead of hanging it;
+// a request that legitimately runs long (a sandbox command under a sanitizer) passes a longer one.
 HttpReply Http(uint16_t port, const std::string& method, const std::string& target, const std::string& body = "",
-               const Headers& headers = {});
+               const Headers& headers = {}, std::chrono::seconds deadline = std::chrono::seconds(10));
 
 // Writes `bytes` to a fresh connection and returns all the server sends until it closes the
 // connection or `timeout` passes; `closed` tells which.
