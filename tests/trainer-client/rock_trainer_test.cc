@@ -243,9 +243,17 @@ TEST(RockTrainer, ConnectionCutsLoseAndDoubleNothing) {
   args.insert(args.end(), {"--versions", "10"});
   auto trainer = ChildProcess::Start(ROCK_TRAINER_BINARY, args);
   std::atomic<bool> running{true};
+  // Every connection is cut 50 ms after it is made, so the run meets cuts however fast it trains
+  // (cutting on a fixed period let a fast trainer finish before the first cut).
   std::thread cutter([&] {
+    int seen = 0;
     while (running) {
-      std::this_thread::sleep_for(300ms);
+      if (proxy.accepted() == seen) {
+        std::this_thread::sleep_for(5ms);
+        continue;
+      }
+      seen = proxy.accepted();
+      std::this_thread::sleep_for(50ms);
       proxy.DropAll();
     }
   });
