@@ -156,6 +156,12 @@ namespace {
 struct VisibleKeys {
   I shared_end;
   I own_start;
+
+  template <typename F>
+  void ForEach(I t, F&& f) const {
+    for (I s = 0; s < shared_end; s++) f(s);
+    for (I s = own_start; s <= t; s++) f(s);
+  }
 };
 VisibleKeys Visible(const int* first, int prefix, I b, I T, I t) {
   if (first == nullptr) return {t + 1, t + 1};
@@ -175,16 +181,12 @@ void AttentionForward(float* out, float* att, const float* q, const float* k, co
       for (I t = 0; t < T; t++) {
         const I kvh = h / group;
         const VisibleKeys keys = Visible(first, prefix, b, T, t);
-        const auto each_key = [&](auto&& f) {
-          for (I s = 0; s < keys.shared_end; s++) f(s);
-          for (I s = keys.own_start; s <= t; s++) f(s);
-        };
         const float* qt = q + ((b * T + t) * NH + h) * hd;
         float* a = att + ((b * NH + h) * T + t) * T;
         // Masked positions are stored as 0 so the backward can read the full row.
         std::fill_n(a, T, 0.0f);
         float mx = -INFINITY;
-        each_key([&](I s) {
+        keys.ForEach(t, [&](I s) {
           const float* ks = k + ((b * T + s) * NKV + kvh) * hd;
           float dot = 0.0f;
           for (int i = 0; i < hd; i++) dot += qt[i] * ks[i];
@@ -192,13 +194,13 @@ void AttentionForward(float* out, float* att, const float* q, const float* k, co
           mx = std::max(mx, a[s]);
         });
         float sum = 0.0f;
-        each_key([&](I s) {
+        keys.ForEach(t, [&](I s) {
           a[s] = std::exp(a[s] - mx);
           sum += a[s];
         });
         float* o = out + ((b * T + t) * NH + h) * hd;
         std::fill_n(o, hd, 0.0f);
-        each_key([&](I s) {
+        keys.ForEach(t, [&](I s) {
           a[s] /= sum;
           const float* vs = v + ((b * T + s) * NKV + kvh) * hd;
           for (int i = 0; i < hd; i++) o[i] += a[s] * vs[i];
@@ -221,17 +223,13 @@ void AttentionBackward(float* dq, float* dk, float* dv, const float* dout, const
       for (I h = kvh * group; h < (kvh + 1) * group; h++) {
         for (I t = 0; t < T; t++) {
           const VisibleKeys keys = Visible(first, prefix, b, T, t);
-          const auto each_key = [&](auto&& f) {
-            for (I s = 0; s < keys.shared_end; s++) f(s);
-            for (I s = keys.own_start; s <= t; s++) f(s);
-          };
           const float* a = att + ((b * NH + h) * T + t) * T;
           const float* go = dout + ((b * T + t) * NH + h) * hd;
           const float* qt = q + ((b * T + t) * NH + h) * hd;
           float* dqt = dq + ((b * T + t) * NH + h) * hd;
           // out_t = sum_s a_s v_s: da_s = go . v_s, dv_s += a_s go
           float dot_a_da = 0.0f;
-          each_key([&](I s) {
+          keys.ForEach(t, [&](I s) {
             const float* vs = v + ((b * T + s) * NKV + kvh) * hd;
             float* dvs = dv + ((b * T + s) * NKV + kvh) * hd;
             float d = 0.0f;
@@ -243,7 +241,7 @@ void AttentionBackward(float* dq, float* dk, float* dv, const float* dout, const
             dot_a_da += a[s] * d;
           });
           // softmax backward: dscore_s = a_s (da_s - sum_j a_j da_j); score = scale q.k
-          each_key([&](I s) {
+          keys.ForEach(t, [&](I s) {
             const float ds = a[s] * (datt[static_cast<size_t>(s)] - dot_a_da) * scale;
             const float* ks = k + ((b * T + s) * NKV + kvh) * hd;
             float* dks = dk + ((b * T + s) * NKV + kvh) * hd;

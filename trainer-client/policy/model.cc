@@ -248,6 +248,17 @@ Status Model::CheckTokens(std::span<const int> tokens, std::span<const int> targ
   return Status::Ok();
 }
 
+Status Model::CheckNoLossBefore(std::span<const float> weights, int head_from) {
+  for (size_t t = 0; t < static_cast<size_t>(head_from); t++) {
+    if (weights[t] != 0.0f) {
+      return InvalidArgument("shared token " + std::to_string(t) + " of the tree has loss weight " +
+                             std::to_string(weights[t]) + " (the output head skips the shared tokens unless the " +
+                             "forward was asked for their loss)");
+    }
+  }
+  return Status::Ok();
+}
+
 StatusOr<float> Model::Forward(std::span<const int> tokens, std::span<const int> targets,
                                std::span<const float> weights, int B, int T) {
   if (B <= 0 || T <= 0 || T > config_.max_seq) {
@@ -275,12 +286,7 @@ StatusOr<float> Model::ForwardTree(std::span<const int> tokens, std::span<const 
                            std::to_string(N) + " tokens with prefix " + std::to_string(prefix));
   }
   const int head_from = shared_loss ? 0 : prefix;
-  for (size_t t = 0; t < static_cast<size_t>(head_from); t++) {
-    if (weights[t] != 0.0f) {
-      return InvalidArgument("forward tree: shared token " + std::to_string(t) + " has loss weight " +
-                             std::to_string(weights[t]) + " (the shared tokens carry no loss without shared_loss)");
-    }
-  }
+  if (Status s = CheckNoLossBefore(weights, head_from); !s.ok()) return s.WithContext("forward tree");
   std::vector<int> pos(N);
   for (size_t t = 0; t < N; t++) {
     const int ti = static_cast<int>(t);
@@ -385,12 +391,7 @@ Status Model::SetLossWeights(std::span<const float> weights) {
     return InvalidArgument("set loss weights: expected B*T = " + std::to_string(N) + " weights, got " +
                            std::to_string(weights.size()));
   }
-  for (size_t t = 0; t < static_cast<size_t>(acts_->head_from); t++) {
-    if (weights[t] != 0.0f) {
-      return InvalidArgument("set loss weights: shared token " + std::to_string(t) + " of the tree has weight " +
-                             std::to_string(weights[t]) + " (the shared tokens carry no loss)");
-    }
-  }
+  if (Status s = CheckNoLossBefore(weights, acts_->head_from); !s.ok()) return s.WithContext("set loss weights");
   backend_.Upload(acts_->weights, weights.data(), N * sizeof(float));
   return Status::Ok();
 }

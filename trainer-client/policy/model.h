@@ -107,6 +107,8 @@ class Model {
   void EnsureActivations(int B, int T);
   Status CheckTokens(std::span<const int> tokens, std::span<const int> targets, std::span<const float> weights,
                      size_t N) const;
+  // InvalidArgument for a nonzero weight on a row the output head skips (rows before head_from).
+  static Status CheckNoLossBefore(std::span<const float> weights, int head_from);
   // The forward both entries share: pos (N) are the RoPE positions; first empty for causal;
   // the output head runs on rows head_from.. only.
   StatusOr<float> Run(std::span<const int> tokens, std::span<const int> targets, std::span<const float> weights,
