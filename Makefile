@@ -37,7 +37,7 @@ build-asan: deps
 # `make run` goes on where the first stopped) until rockd exits.
 ROCK_TRAINER_ARGS ?= --env alfworld --task-types pick_and_place_simple --max-steps 30 --algo grpo \
                      --lr 0.003 --reward won --curriculum 4 --imitation 10 --ppo-epochs 1 --schedule-steps 2500 --temperature 0.05 \
-                     --dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 --prompt-bytes 240 --history 3 \
+                     --dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 --prompt-bytes 240 --history 3 --match-slots 8 \
                      --group-size 4 --batch-groups 1
 run: build
 	@mkdir -p '$(ROCKD_DATA_DIR)'; \

@@ -18,7 +18,7 @@ learn_s=${LEARN_SECONDS:-1800}
 random_s=${RANDOM_SECONDS:-300}
 flags=${TRAINER_FLAGS:-"--env alfworld --task-types pick_and_place_simple --max-steps 30 --algo grpo --lr 0.003 \
 --reward won --curriculum 4 --imitation 10 --ppo-epochs 1 --schedule-steps 2500 --temperature 0.05 --dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 64 \
---prompt-bytes 240 --history 3 --group-size 4 --batch-groups 1"}
+--prompt-bytes 240 --history 3 --match-slots 8 --group-size 4 --batch-groups 1"}
 for binary in "$rockd" "$trainer"; do
   [[ -x $binary ]] || { echo "trainer_learning: $binary not built (run make build)" >&2; exit 1; }
 done

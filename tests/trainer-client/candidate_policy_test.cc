@@ -11,6 +11,7 @@
 
 #include "tests/trainer-client/policy_test_util.h"
 #include "trainer-client/policy/generator.h"
+#include "trainer-client/policy/tokenizer.h"
 
 namespace rock::policy {
 namespace {
@@ -140,6 +141,51 @@ TEST(CandidatePolicy, CandidateForwardGivesTheLogPolicyOfScoreCandidates) {
   EXPECT_NE(forward->Backward(std::vector<double>(4, 0.0), 1.0).message().find("prompt_loss"), std::string::npos);
 }
 
+TEST(CandidatePolicy, TaskMatchesMarkTheWordTokensOfACandidateThatTheTaskHas) {
+  constexpr int w = Tokenizer::kFirstWord;
+  const std::vector<int> task = {Tokenizer::kBos, w + 0, ' ', w + 1, '.', w + 2};
+  const std::vector<std::vector<int>> candidates = {
+      {w + 5, w + 1, w + 7, w + 2},  // slots 1 and 3 match
+      {w + 5, ' ', '.', w + 9},      // bytes never match, though the task has them
+      {w + 0, w + 0, w + 0, w + 0},  // slot 3 is past slots = 3
+      {}};
+  EXPECT_EQ(TaskMatches(candidates, task, 3), (std::vector<uint64_t>{0b0010, 0, 0b0111, 0}));
+  EXPECT_EQ(TaskMatches(candidates, task, 4), (std::vector<uint64_t>{0b1010, 0, 0b1111, 0}));
+  EXPECT_EQ(TaskMatches(candidates, {}, 4), (std::vector<uint64_t>{0, 0, 0, 0}));
+  std::vector<int> long_candidate(80, w + 1);
+  EXPECT_EQ(TaskMatches({&long_candidate, 1}, task, 200), (std::vector<uint64_t>{~uint64_t{0}}))
+      << "at most kMaxMatchSlots bits";
+}
+
+TEST(CandidatePolicy, MatchGainsRaiseTheScoreOfMatchingCandidates) {
+  CpuBackend cpu;
+  ModelConfig c = TinyConfig();
+  c.match_slots = 2;
+  auto model = MakeModel(cpu, c, 47);  // as Model::Create leaves it
+  const std::vector<int> prompt = RandomTokens(5, c.vocab_size, 48);
+  const std::vector<std::vector<int>> candidates = {RandomTokens(2, c.vocab_size, 49), RandomTokens(4, c.vocab_size, 50)};
+  auto plain = CandidateLogPolicy(*model, prompt, candidates, 0.5);
+  ASSERT_TRUE(plain.ok());
+  const std::vector<uint64_t> matches = {0b10, 0b00};
+  auto untrained = CandidateLogPolicy(*model, prompt, candidates, 0.5, matches);
+  ASSERT_TRUE(untrained.ok());
+  EXPECT_EQ(*untrained, *plain) << "gains start at 0: no prior until trained";
+  std::vector<float> params = model->DownloadParams();
+  params[model->tensors().back().offset + 1] = 3.0f;
+  ASSERT_TRUE(model->UploadParams(params).ok());
+  EXPECT_EQ(model->MatchGains(), (std::vector<float>{0.0f, 3.0f}));
+  auto gained = CandidateLogPolicy(*model, prompt, candidates, 0.5, matches);
+  ASSERT_TRUE(gained.ok());
+  // z_0 gains 3 / (len 2 * temperature 0.5) = 3 over z_1.
+  EXPECT_NEAR(((*gained)[0] - (*gained)[1]) - ((*plain)[0] - (*plain)[1]), 3.0, 1e-9);
+  EXPECT_NE(CandidateLogPolicy(*model, prompt, candidates, 0.5, std::vector<uint64_t>{1}).status().message().find(
+                "1 match masks for 2 candidates"),
+            std::string::npos);
+  EXPECT_FALSE(CandidateForward::Run(*model, prompt, candidates, 0.5, {.matches = std::vector<uint64_t>{1, 2, 3}}).ok());
+  EXPECT_NE(model->AccumulateMatchGainGrads(std::vector<float>{1.0f}).message().find("2 match slots"),
+            std::string::npos);
+}
+
 TEST(CandidatePolicy, TokenWeightsRefuseWhatIsNotACandidate) {
   const std::vector<int> lengths = {1, 2};
   const std::vector<double> pi = {0.5, 0.5};
@@ -154,7 +200,8 @@ TEST(CandidatePolicy, TokenWeightsRefuseWhatIsNotACandidate) {
 
 // The check the training relies on: weights w_c on candidate c's target tokens make
 // CandidateForward's backward the gradient of L = -coef * log pi(chosen), plus
-// prompt_weight * the prompt's mean next-token loss. L is recomputed from ScoreCandidates (the
+// prompt_weight * the prompt's mean next-token loss, the match gains' included when the
+// candidates have match masks. L is recomputed from ScoreCandidates (the
 // shared-prompt path, independent of the training forward) and Model::Forward of the prompt
 // alone at theta +- h in coordinates of every tensor. Tolerance as in grad_check_test.cc (fp32,
 // h = 1e-2).
@@ -165,15 +212,19 @@ TEST(CandidatePolicy, TokenWeightsGiveTheGradientOfMinusCoefLogPiThroughTheModel
     double temperature;
     int max_tree_tokens;  // 8: the candidates in three trees, each run again for the backward
     double prompt_weight;
+    bool matched;  // the candidates carry match masks
   };
-  for (const Case& k : {Case{2, 1.3, 0.7, Model::kMaxTreeTokens, 0.0}, Case{0, -0.8, 1.5, 8, 0.0},
-                        Case{1, 0.5, 1.0, Model::kMaxTreeTokens, 0.9}, Case{3, 0.7, 0.8, 8, -0.6}}) {
+  for (const Case& k : {Case{2, 1.3, 0.7, Model::kMaxTreeTokens, 0.0, false}, Case{0, -0.8, 1.5, 8, 0.0, true},
+                        Case{1, 0.5, 1.0, Model::kMaxTreeTokens, 0.9, true}, Case{3, 0.7, 0.8, 8, -0.6, false}}) {
     SCOPED_TRACE(::testing::Message() << "chosen " << k.chosen << " coef " << k.coef << " temperature "
                                       << k.temperature << " max_tree_tokens " << k.max_tree_tokens
-                                      << " prompt_weight " << k.prompt_weight);
+                                      << " prompt_weight " << k.prompt_weight << " matched " << k.matched);
     CpuBackend cpu;
-    const ModelConfig c = TinyConfig();
+    ModelConfig c = TinyConfig();
+    c.match_slots = 3;
     auto model = MakeModel(cpu, c, 31, 0.3f);
+    const std::vector<uint64_t> matches =
+        k.matched ? std::vector<uint64_t>{0b001, 0b110, 0b000, 0b011} : std::vector<uint64_t>{};
     const std::vector<int> prompt = RandomTokens(5, c.vocab_size, 32);
     const std::vector<std::vector<int>> candidates = {RandomTokens(1, c.vocab_size, 33),
                                                       RandomTokens(3, c.vocab_size, 34),
@@ -181,12 +232,14 @@ TEST(CandidatePolicy, TokenWeightsGiveTheGradientOfMinusCoefLogPiThroughTheModel
                                                       RandomTokens(4, c.vocab_size, 36)};
     const std::vector<int> lengths = Lengths(candidates);
     std::vector<float> params = model->DownloadParams();
+    const TensorInfo& gains = model->tensors().back();
+    ASSERT_EQ(gains.name, "match_gain");
+    for (size_t i = 0; i < gains.size; i++) params[gains.offset + i] = 0.5f - 0.4f * static_cast<float>(i);
+    ASSERT_TRUE(model->UploadParams(params).ok());
     auto log_pi = [&] {
-      auto scores = ScoreCandidates(*model, prompt, candidates);
-      EXPECT_TRUE(scores.ok());
-      auto z = CandidateLogits(*scores, lengths, k.temperature);
-      EXPECT_TRUE(z.ok());
-      return LogSoftmax(*z);
+      auto l = CandidateLogPolicy(*model, prompt, candidates, k.temperature, matches);
+      EXPECT_TRUE(l.ok()) << l.status().ToString();
+      return l.ok() ? *l : std::vector<double>(candidates.size(), 0.0);
     };
     auto prompt_loss = [&] {
       const std::vector<int> inputs(prompt.begin(), prompt.end() - 1), targets(prompt.begin() + 1, prompt.end());
@@ -204,7 +257,7 @@ TEST(CandidatePolicy, TokenWeightsGiveTheGradientOfMinusCoefLogPiThroughTheModel
     auto w = CandidateTokenWeights(lengths, pi, k.chosen, k.coef, k.temperature);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     auto forward = CandidateForward::Run(*model, prompt, candidates, k.temperature,
-                                         {.max_tree_tokens = k.max_tree_tokens, .prompt_loss = true});
+                                         {.max_tree_tokens = k.max_tree_tokens, .prompt_loss = true, .matches = matches});
     ASSERT_TRUE(forward.ok()) << forward.status().ToString();
     model->ZeroGrad();
     ASSERT_TRUE(forward->Backward(*w, k.prompt_weight).ok());

@@ -295,7 +295,7 @@ std::string WithChecksum(std::string body) {
   return body;
 }
 
-TEST_F(Checkpoints, MalformedWordsAreRefusedAndAVersion1FileLoadsWithNone) {
+TEST_F(Checkpoints, MalformedWordsAreRefusedAndVersion1And2FilesLoad) {
   CpuBackend cpu;
   auto model = MakeModel(cpu, Small(), 6);
   AdamW opt(*model, Opt());
@@ -320,8 +320,20 @@ TEST_F(Checkpoints, MalformedWordsAreRefusedAndAVersion1FileLoadsWithNone) {
   longer.append(reinterpret_cast<const char*>(&huge), 4);
   EXPECT_NE(Parse(WithChecksum(longer)).status().message().find("truncated: word 0"), std::string::npos);
 
-  // Version 1 had no word section: it loads, and restores an empty vocabulary.
+  // Version 2 had no match_slots (at offset 52; 0 in this config): it loads, words and all.
+  constexpr size_t kMatchSlotsAt = 52;
+  std::string v2 = good.substr(0, good.size() - 8);
+  v2.erase(kMatchSlotsAt, 4);
+  const uint32_t two = 2;
+  std::memcpy(v2.data() + 8, &two, 4);
+  auto older = Parse(WithChecksum(v2));
+  ASSERT_TRUE(older.ok()) << older.status().ToString();
+  EXPECT_EQ(older->words, (std::vector<std::string>{"take", " apple"}));
+  EXPECT_EQ(older->config.match_slots, 0);
+
+  // Version 1 had no word section either: it loads, and restores an empty vocabulary.
   std::string v1 = good.substr(0, words_at);
+  v1.erase(kMatchSlotsAt, 4);
   const uint32_t one = 1;
   std::memcpy(v1.data() + 8, &one, 4);
   auto old = Parse(WithChecksum(v1));

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "trainer-client/policy/generator.h"
+#include "trainer-client/policy/tokenizer.h"
 
 namespace rock::policy {
 namespace {
@@ -28,7 +29,44 @@ Status CheckCandidates(const char* what, size_t n, std::span<const int> lengths,
   return Status::Ok();
 }
 
+// scores[c] += the model's match gains of the bits of matches[c]; nothing when matches is empty.
+Status AddMatchGains(const Model& model, std::span<const uint64_t> matches, std::vector<double>& scores) {
+  if (matches.empty()) return Status::Ok();
+  if (matches.size() != scores.size()) {
+    return InvalidArgument("match gains: " + std::to_string(matches.size()) + " match masks for " +
+                           std::to_string(scores.size()) + " candidates");
+  }
+  const std::vector<float> gains = model.MatchGains();
+  for (size_t c = 0; c < scores.size(); c++) {
+    for (size_t k = 0; k < gains.size(); k++) {
+      if ((matches[c] >> k) & 1) scores[c] += static_cast<double>(gains[k]);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+std::vector<uint64_t> TaskMatches(std::span<const std::vector<int>> candidates, std::span<const int> task, int slots) {
+  const std::vector<int> words = [&] {
+    std::vector<int> w;
+    for (int token : task) {
+      if (token >= Tokenizer::kFirstWord) w.push_back(token);
+    }
+    std::sort(w.begin(), w.end());
+    return w;
+  }();
+  const size_t k_end = static_cast<size_t>(std::clamp(slots, 0, kMaxMatchSlots));
+  std::vector<uint64_t> masks;
+  for (const std::vector<int>& candidate : candidates) {
+    uint64_t mask = 0;
+    for (size_t k = 0; k < std::min(k_end, candidate.size()); k++) {
+      if (std::binary_search(words.begin(), words.end(), candidate[k])) mask |= uint64_t{1} << k;
+    }
+    masks.push_back(mask);
+  }
+  return masks;
+}
 
 StatusOr<std::vector<double>> CandidateLogits(std::span<const double> scores, std::span<const int> lengths,
                                               double temperature) {
@@ -70,9 +108,11 @@ int GreedyCandidate(std::span<const double> log_pi) {
 }
 
 StatusOr<std::vector<double>> CandidateLogPolicy(const Model& model, std::span<const int> prompt,
-                                                 std::span<const std::vector<int>> candidates, double temperature) {
+                                                 std::span<const std::vector<int>> candidates, double temperature,
+                                                 std::span<const uint64_t> matches) {
   auto scores = ScoreCandidates(model, prompt, candidates);
   if (!scores.ok()) return scores.status();
+  if (Status s = AddMatchGains(model, matches, *scores); !s.ok()) return s;
   std::vector<int> lengths;
   for (const std::vector<int>& c : candidates) lengths.push_back(static_cast<int>(c.size()));
   auto z = CandidateLogits(*scores, lengths, temperature);
@@ -169,6 +209,8 @@ StatusOr<CandidateForward> CandidateForward::Run(Model& model, std::span<const i
       scores.push_back(score);
     }
   }
+  if (Status s = AddMatchGains(model, options.matches, scores); !s.ok()) return s.WithContext("candidate forward");
+  f.matches_.assign(options.matches.begin(), options.matches.end());
   auto z = CandidateLogits(scores, lengths, temperature);
   if (!z.ok()) return z.status().WithContext("candidate forward");
   f.log_pi_ = LogSoftmax(*z);
@@ -203,7 +245,14 @@ Status CandidateForward::Backward(std::span<const double> weights_per_candidate,
     }
     if (Status s = model_.Backward(); !s.ok()) return s.WithContext("candidate backward");
   }
-  return Status::Ok();
+  if (matches_.empty() || model_.config().match_slots == 0) return Status::Ok();
+  std::vector<float> gain_grads(static_cast<size_t>(model_.config().match_slots), 0.0f);
+  for (size_t c = 0; c < matches_.size(); c++) {
+    for (size_t k = 0; k < gain_grads.size(); k++) {
+      if ((matches_[c] >> k) & 1) gain_grads[k] -= static_cast<float>(weights_per_candidate[c]);
+    }
+  }
+  return model_.AccumulateMatchGainGrads(gain_grads).WithContext("candidate backward");
 }
 
 }  // namespace rock::policy

@@ -6,6 +6,17 @@
 //                                              uniform instead of preferring short commands
 //   pi  = softmax(z)
 //
+// Task matches, a copy prior (ModelConfig::match_slots = K > 0): a small model trained from
+// scratch is slow to learn to copy a name from the task line into the command it scores (take
+// the task's object, go to its receptacle), which ALFWorld needs at every step that decides it.
+// Bit k of candidate c's match mask is set when its token k (k < K) is a word token that also
+// occurs in the task's tokens (TaskMatches). Each set bit adds the learned gain g_k to score_c
+// before the length normalization, as if that token were exp(g_k) times likelier:
+//   score_c += sum_k g_k bit_k(c)
+// The gains start at 0 (no prior) and train with everything else: a gain is one more token
+// log-prob of every candidate whose bit is set, so dL/dg_k = -sum_c w_c bit_k(c) with the
+// per-token weights w_c below.
+//
 // Training a loss L = -coef * log pi(a) (coef: an advantage, or 1 for imitation) through the
 // token model. Each token of candidate c has token loss l = -log p(token), and
 //   log pi(a) = z_a - logsumexp(z),   d log pi(a) / d z_c = 1[c = a] - pi_c,
@@ -36,10 +47,16 @@ StatusOr<std::vector<double>> CandidateLogits(std::span<const double> scores, st
 // log softmax(z), computed around max(z) so it does not overflow; empty for empty z.
 std::vector<double> LogSoftmax(std::span<const double> z);
 
-// log pi over `candidates` after `prompt` under `model`: ScoreCandidates, CandidateLogits with
-// the candidates' lengths, then LogSoftmax. What an actor samples from and a learner trains.
+// The match masks of `candidates` against the task's tokens `task`: bit k of mask c is set when
+// candidates[c][k] (k < slots <= kMaxMatchSlots) is a word token (tokenizer.h) found in task.
+std::vector<uint64_t> TaskMatches(std::span<const std::vector<int>> candidates, std::span<const int> task, int slots);
+
+// log pi over `candidates` after `prompt` under `model`: ScoreCandidates, the match gains of
+// `matches` (none when empty; else one mask per candidate), CandidateLogits with the
+// candidates' lengths, then LogSoftmax. What an actor samples from and a learner trains.
 StatusOr<std::vector<double>> CandidateLogPolicy(const Model& model, std::span<const int> prompt,
-                                                 std::span<const std::vector<int>> candidates, double temperature);
+                                                 std::span<const std::vector<int>> candidates, double temperature,
+                                                 std::span<const uint64_t> matches = {});
 
 // An index drawn from pi = exp(log_pi) with 53 bits of rng per draw (the same sequence on every
 // standard library); -1 when log_pi is empty.
@@ -85,6 +102,7 @@ class CandidateForward {
   struct Options {
     int max_tree_tokens = Model::kMaxTreeTokens;
     bool prompt_loss = false;
+    std::span<const uint64_t> matches;  // TaskMatches per candidate; empty: no match gains
   };
   static StatusOr<CandidateForward> Run(Model& model, std::span<const int> prompt,
                                         std::span<const std::vector<int>> candidates, double temperature,
@@ -97,7 +115,8 @@ class CandidateForward {
   const std::vector<double>& log_pi() const { return log_pi_; }
   // The mean -log p of the prompt's tokens 1..P-1 after those before them (prompt_loss only).
   double prompt_loss() const { return prompt_loss_; }
-  // grads += d/dθ [sum_c w_c * (the token losses of candidate c) + prompt_weight * prompt_loss()].
+  // grads += d/dθ [sum_c w_c * (the token losses of candidate c) + prompt_weight * prompt_loss()],
+  // the match gains' included.
   // A prompt_weight other than 0 needs prompt_loss in Run.
   Status Backward(std::span<const double> weights_per_candidate, double prompt_weight = 0.0);
   // The positions of the trees: what a forward and backward over all candidates costs.
@@ -109,6 +128,7 @@ class CandidateForward {
   Model& model_;
   std::vector<CandidateTree> trees_;
   std::vector<size_t> first_candidate_;  // tree i holds candidates first_candidate_[i] .. [i + 1] - 1
+  std::vector<uint64_t> matches_;
   std::vector<double> log_pi_;
   bool has_prompt_loss_ = false;
   double prompt_loss_ = 0.0;

@@ -1,13 +1,14 @@
 // File layout, all integers and floats little-endian, floats IEEE-754 binary32:
 //   0   8  magic "ROCKPOL\0"
-//   8   4  u32 version (2; 1 is read too, and has no words)
+//   8   4  u32 version (3; 1 and 2 are read too: 1 has no words, neither has match slots)
 //   12  28 i32 dim, n_layers, n_heads, n_kv_heads, hidden_dim, vocab_size, max_seq
 //   40  4  u32 tied_embeddings (0 or 1)
 //   44  4  f32 rope_theta
 //   48  4  f32 norm_eps
-//   52  8  i64 optimizer step
-//   60  4  u32 tensor count K (3 x the model's tensors)
-//   64  K records: u32 name length, name bytes, u32 ndim, ndim x i64 dims, prod(dims) x f32
+//   52  4  i32 match_slots (version 3; the offsets below are 4 less before it)
+//   56  8  i64 optimizer step
+//   64  4  u32 tensor count K (3 x the model's tensors)
+//   68  K records: u32 name length, name bytes, u32 ndim, ndim x i64 dims, prod(dims) x f32
 //          names "param/<tensor>", then "adam_m/<tensor>", then "adam_v/<tensor>", each group in
 //          TensorLayout order
 //   ...    version 2: u32 word count W, then W records: u32 length, the word's bytes
@@ -114,7 +115,8 @@ Status Restore(const Checkpoint& ck, Model& model, AdamW& optimizer, Tokenizer& 
       {"max_seq", {a.max_seq, b.max_seq}},
       {"tied_embeddings", {a.tied_embeddings, b.tied_embeddings}},
       {"rope_theta", {a.rope_theta, b.rope_theta}},
-      {"norm_eps", {a.norm_eps, b.norm_eps}}};
+      {"norm_eps", {a.norm_eps, b.norm_eps}},
+      {"match_slots", {a.match_slots, b.match_slots}}};
   std::string differ;
   for (const auto& [name, values] : fields) {
     if (values.first == values.second) continue;
@@ -140,6 +142,7 @@ std::string Serialize(const Checkpoint& ck) {
   Put<uint32_t>(out, c.tied_embeddings ? 1 : 0);
   Put<float>(out, c.rope_theta);
   Put<float>(out, c.norm_eps);
+  Put<int32_t>(out, c.match_slots);
   Put<int64_t>(out, ck.step);
   Put<uint32_t>(out, static_cast<uint32_t>(3 * layout.size()));
   const std::pair<const char*, const std::vector<float>*> groups[] = {
@@ -171,7 +174,7 @@ StatusOr<Checkpoint> Parse(std::string_view bytes) {
     return Corruption("bad magic: not a rockd policy checkpoint");
   }
   const uint32_t version = r.Get<uint32_t>("version");
-  if (r.ok() && version != 1 && version != kCheckpointVersion) {
+  if (r.ok() && (version < 1 || version > kCheckpointVersion)) {
     return Corruption("unsupported version " + std::to_string(version) + " (this build reads 1 to " +
                       std::to_string(kCheckpointVersion) + ")");
   }
@@ -183,6 +186,7 @@ StatusOr<Checkpoint> Parse(std::string_view bytes) {
   c.tied_embeddings = r.Get<uint32_t>("config") != 0;
   c.rope_theta = r.Get<float>("config");
   c.norm_eps = r.Get<float>("config");
+  if (version >= 3) c.match_slots = r.Get<int32_t>("config");
   ck.step = r.Get<int64_t>("step");
   const uint32_t count = r.Get<uint32_t>("tensor count");
   if (!r.ok()) return r.error();
@@ -195,7 +199,8 @@ StatusOr<Checkpoint> Parse(std::string_view bytes) {
   const long double embed = static_cast<long double>(c.vocab_size) * C;
   const long double floats =
       embed * (c.tied_embeddings ? 1 : 2) + C +
-      static_cast<long double>(c.n_layers) * (2 * C + 2 * C * C + 2 * KV * C + 3.0L * c.hidden_dim * C);
+      static_cast<long double>(c.n_layers) * (2 * C + 2 * C * C + 2 * KV * C + 3.0L * c.hidden_dim * C) +
+      c.match_slots;
   if (3 * floats * sizeof(float) > static_cast<long double>(r.left())) {
     return Corruption("truncated: the config's tensors need " + std::to_string(3 * floats * sizeof(float)) +
                       " bytes after offset " + std::to_string(r.at()) + ", the file has " +

@@ -19,7 +19,7 @@
 namespace rock::policy {
 
 inline constexpr char kCheckpointMagic[8] = {'R', 'O', 'C', 'K', 'P', 'O', 'L', '\0'};
-inline constexpr uint32_t kCheckpointVersion = 2;  // 1 had no words; it still loads, with none
+inline constexpr uint32_t kCheckpointVersion = 3;  // 1 had no words, 1 and 2 no match slots; they still load
 
 // Host copies, laid out by TensorLayout(config).
 struct Checkpoint {

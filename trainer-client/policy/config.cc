@@ -12,7 +12,8 @@ size_t ModelConfig::num_params() const {
                            + c * c + 2 * kv * c + c * c         // wq, wk, wv, wo
                            + 3 * static_cast<size_t>(hidden_dim) * c;  // w1, w3, w2
   const size_t embed = static_cast<size_t>(vocab_size) * c;
-  return embed + static_cast<size_t>(n_layers) * per_layer + c + (tied_embeddings ? 0 : embed);
+  return embed + static_cast<size_t>(n_layers) * per_layer + c + (tied_embeddings ? 0 : embed) +
+         static_cast<size_t>(match_slots);
 }
 
 namespace {
@@ -41,6 +42,10 @@ Status Validate(const ModelConfig& c) {
   // RoPE rotates pairs of channels within a head.
   if (c.head_dim() % 2 != 0) {
     return InvalidArgument("dim / n_heads (" + std::to_string(c.head_dim()) + ") must be even for rotary embeddings");
+  }
+  if (c.match_slots < 0 || c.match_slots > kMaxMatchSlots) {
+    return InvalidArgument("match_slots (" + std::to_string(c.match_slots) + ") must be 0 to " +
+                           std::to_string(kMaxMatchSlots));
   }
   if (!(c.rope_theta > 1.0f) || !std::isfinite(c.rope_theta)) {
     return InvalidArgument("rope_theta (" + std::to_string(c.rope_theta) + ") must be a finite number above 1");

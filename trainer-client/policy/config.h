@@ -8,6 +8,9 @@
 
 namespace rock::policy {
 
+// A candidate's match slots are bits of one 64-bit mask (candidate_policy.h).
+inline constexpr int kMaxMatchSlots = 64;
+
 struct ModelConfig {
   int dim = 64;          // C, the residual stream width
   int n_layers = 2;      // L
@@ -17,6 +20,9 @@ struct ModelConfig {
   int vocab_size = 260;  // V; Tokenizer::kFirstWord is bytes and specials only, above it room for words
   int max_seq = 128;     // the longest sequence the KV cache and RoPE serve
   bool tied_embeddings = true;  // the output head reuses the token embedding
+  // K learned task-match gains (candidate_policy.h): a copy prior for a policy over candidates;
+  // 0: none. They are parameters like the rest, but the transformer itself never reads them.
+  int match_slots = 0;
   float rope_theta = 10000.0f;
   float norm_eps = 1e-5f;
 

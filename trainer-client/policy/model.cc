@@ -35,6 +35,7 @@ std::vector<TensorInfo> TensorLayout(const ModelConfig& c) {
   }
   add("final_norm", {C}, false);
   if (!c.tied_embeddings) add("wout", {V, C}, true);
+  if (c.match_slots > 0) add("match_gain", {c.match_slots}, false);
   return out;
 }
 
@@ -74,6 +75,7 @@ ModelTensors Carve(float* base, const ModelConfig& c) {
   }
   t.final_norm = take(C);
   t.wout = c.tied_embeddings ? t.wte : take(V * C);
+  t.match_gain = c.match_slots > 0 ? take(static_cast<size_t>(c.match_slots)) : nullptr;
   return t;
 }
 
@@ -125,7 +127,8 @@ StatusOr<std::unique_ptr<Model>> Model::Create(Backend& backend, const ModelConf
   for (const TensorInfo& t : m->tensors_) {
     float* p = host.data() + t.offset;
     if (t.shape.size() == 1) {
-      std::fill_n(p, t.size, 1.0f);
+      // Norm gains start at 1; the match gains at 0, so a new policy has no copy prior.
+      std::fill_n(p, t.size, t.name == "match_gain" ? 0.0f : 1.0f);
       continue;
     }
     const bool proj = t.name.ends_with(".wo") || t.name.ends_with(".w2");
@@ -146,6 +149,24 @@ std::vector<float> Model::DownloadGrads() const {
   std::vector<float> host(num_params_);
   backend_.Download(host.data(), grads(), host.size() * sizeof(float));
   return host;
+}
+
+std::vector<float> Model::MatchGains() const {
+  std::vector<float> host(static_cast<size_t>(config_.match_slots));
+  if (!host.empty()) backend_.Download(host.data(), weights_.match_gain, host.size() * sizeof(float));
+  return host;
+}
+
+Status Model::AccumulateMatchGainGrads(std::span<const float> g) {
+  if (g.size() != static_cast<size_t>(config_.match_slots)) {
+    return InvalidArgument("match gain gradients: got " + std::to_string(g.size()) + " floats, the model has " +
+                           std::to_string(config_.match_slots) + " match slots");
+  }
+  if (g.empty()) return Status::Ok();
+  DeviceBuffer staged = backend_.Alloc(g.size_bytes());
+  backend_.Upload(staged.as<float>(), g.data(), g.size_bytes());
+  backend_.Accumulate(grad_tensors_.match_gain, staged.as<float>(), g.size());
+  return Status::Ok();
 }
 
 Status Model::UploadParams(std::span<const float> host) {

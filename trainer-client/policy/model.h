@@ -42,6 +42,7 @@ struct ModelTensors {
   std::vector<LayerTensors> layers;
   float* final_norm;  // (C)
   float* wout;        // (V, C); == wte when tied
+  float* match_gain;  // (K) ModelConfig::match_slots; null when 0
 };
 
 // The tensor table of a config: names, shapes, offsets. Shared by the model and checkpoints.
@@ -69,6 +70,9 @@ class Model {
   std::vector<float> DownloadParams() const;
   std::vector<float> DownloadGrads() const;
   Status UploadParams(std::span<const float> host);
+  // The K match gains (candidate_policy.h), empty when match_slots is 0; and grads += g (K).
+  std::vector<float> MatchGains() const;
+  Status AccumulateMatchGainGrads(std::span<const float> g);
 
   // Training forward over B sequences of T tokens. tokens, targets, weights are (B,T); the
   // loss is sum weights * -log p(target), so the caller chooses the mean (MaskedMeanWeights)

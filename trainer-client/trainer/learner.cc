@@ -64,7 +64,7 @@ StatusOr<UpdateStats> Learner::Update(const std::vector<Sample>& samples) {
                                std::to_string(sample.candidates.size()));
       }
       auto forward = policy::CandidateForward::Run(model_, sample.prompt, sample.candidates, config_.temperature,
-                                                   {.prompt_loss = model_prompt});
+                                                   {.prompt_loss = model_prompt, .matches = sample.matches});
       if (!forward.ok()) return forward.status().WithContext("update");
       const std::vector<double>& log_pi = forward->log_pi();
       const double current = log_pi[static_cast<size_t>(sample.chosen)];

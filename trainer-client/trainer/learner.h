@@ -30,6 +30,7 @@ struct Sample {
   std::vector<std::vector<int>> candidates;  // generation: exactly one, the generated tokens
   int chosen = 0;
   int expert = -1;  // scoring: the candidate the env's expert would take; -1: none given
+  std::vector<uint64_t> matches;  // scoring: TaskMatches per candidate; empty without match slots
   std::vector<float> behaviour;  // scoring: {log pi(chosen)}; generation: one per generated token
   int64_t version = 0;           // the policy version that acted
   double advantage = 0.0;

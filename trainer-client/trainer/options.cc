@@ -83,6 +83,10 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
   app.add_option("--kv-heads", o.model.n_kv_heads, "key/value heads (GQA)")->capture_default_str()->group("policy");
   app.add_option("--hidden", o.model.hidden_dim, "SwiGLU width")->capture_default_str()->group("policy");
   app.add_option("--max-seq", o.model.max_seq, "longest prompt + action in tokens")->capture_default_str()->group("policy");
+  app.add_option("--match-slots", o.model.match_slots,
+                 "learned gains for the first K tokens of a scored command that also occur in the task text, "
+                 "a copy prior for a small policy (policy.md); saved with the checkpoint; 0: none")
+      ->check(CLI::Range(0, policy::kMaxMatchSlots))->capture_default_str()->group("policy");
   int vocab_words = 768;  // generated ALFWorld text has a few hundred word pieces
   app.add_option("--vocab-words", vocab_words,
                  "word tokens the tokenizer learns as it meets them (saved with the checkpoint); text "
@@ -189,6 +193,9 @@ StatusOr<TrainerOptions> ParseOptions(int argc, char** argv) {
   }
   if (o.lm_loss > 0.0 && o.action == ActionMode::kGenerate) {
     return InvalidArgument("--lm-loss trains on the prompts of scored candidates; it needs --action score or auto");
+  }
+  if (o.model.match_slots > 0 && o.action == ActionMode::kGenerate) {
+    return InvalidArgument("--match-slots gains the scores of candidates; it needs --action score or auto");
   }
   if (o.curriculum > 0 && o.env != "alfworld") {
     return InvalidArgument("--curriculum starts ALFWorld tasks near their goal; it needs --env alfworld, not " + o.env);

@@ -530,12 +530,17 @@ Status Trainer::State::DecideByScore(const Decision& decision, Episode& episode,
     const size_t excess = prompt.size() + longest - static_cast<size_t>(max_seq);
     prompt.erase(prompt.begin() + 1, prompt.begin() + 1 + static_cast<std::ptrdiff_t>(excess));
   }
-  auto log_pi = policy::CandidateLogPolicy(*actor_model, prompt, candidates, options.temperature);
+  std::vector<uint64_t> matches;
+  if (options.model.match_slots > 0) {
+    matches = policy::TaskMatches(candidates, tokenizer->Encode(episode.transcript.task), options.model.match_slots);
+  }
+  auto log_pi = policy::CandidateLogPolicy(*actor_model, prompt, candidates, options.temperature, matches);
   if (!log_pi.ok()) return log_pi.status().WithContext("score");
   const int chosen = policy::SampleCandidate(*log_pi, actor_rng);
   Sample sample;
   sample.prompt = std::move(prompt);
   sample.candidates = std::move(candidates);
+  sample.matches = std::move(matches);
   sample.chosen = chosen;
   if (!decision.expert.empty()) {
     const auto expert = std::find(decision.commands.begin(), decision.commands.end(), decision.expert);
