@@ -129,6 +129,29 @@ TEST(Learner, ImitationMovesThePolicyToTheExpertsCandidate) {
   EXPECT_EQ((*model)->DownloadParams(), params);
 }
 
+// The task-match gains learn from the same loss: the slot the expert's candidate matches on
+// gains, the slot only another candidate matches on loses.
+TEST(Learner, MatchGainsLearnWhichMatchesMarkTheExpertsCandidate) {
+  policy::CpuBackend cpu;
+  policy::ModelConfig config = SmallConfig();
+  config.match_slots = 2;
+  auto model = policy::Model::Create(cpu, config, 5);
+  ASSERT_TRUE(model.ok());
+  policy::AdamW optimizer(**model, {.lr = 1e-2f, .min_lr = 1e-2f, .warmup_steps = 0, .weight_decay = 0.0f});
+  Learner learner(**model, optimizer, {.epochs = 1, .temperature = kTemperature, .imitation = 1.0});
+  Sample sample = CandidateSample(**model, 2, 0.0);
+  sample.expert = 1;
+  sample.matches.assign(sample.candidates.size(), 0);
+  sample.matches[1] = 0b01;  // the expert's
+  sample.matches[6] = 0b10;
+  for (int i = 0; i < 10; i++) ASSERT_TRUE(learner.Update({sample}).ok());
+  const std::vector<float> gains = (*model)->MatchGains();
+  EXPECT_GT(gains[0], 0.05f);
+  EXPECT_LT(gains[1], -0.02f);
+  sample.matches.pop_back();
+  EXPECT_NE(learner.Update({sample}).status().message().find("7 match masks for 8 candidates"), std::string::npos);
+}
+
 // The auxiliary language-model term: with advantage 0 and no label, lm_loss alone trains, and
 // what it lowers is the prompt's own next-token loss (reported as UpdateStats::lm_loss).
 TEST(Learner, LmLossTrainsThePromptsNextTokenLoss) {

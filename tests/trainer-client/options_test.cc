@@ -32,7 +32,7 @@ TEST(TrainerOptions, DefaultsTrainAlfworldAsynchronouslyAgainstLocalRockd) {
 TEST(TrainerOptions, FlagsSetWhatTheySay) {
   auto o = Parse({"--endpoint", "10.0.0.2:9000", "--endpoint", "[::1]:81", "--encoding", "msgpack", "--algo", "ppo",
                   "--correction", "decoupled", "--alpha", "0", "--task", R"({"arms": ["a"], "rewards": [1]})",
-                  "--env", "bandit", "--lr", "0", "--imitation", "0.5"});
+                  "--env", "bandit", "--lr", "0", "--imitation", "0.5", "--match-slots", "6"});
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   ASSERT_EQ(o->endpoints.size(), 2u);
   EXPECT_EQ(o->endpoints[1].host, "::1");
@@ -43,6 +43,7 @@ TEST(TrainerOptions, FlagsSetWhatTheySay) {
   EXPECT_EQ(o->alpha, 0);
   EXPECT_EQ(o->task["arms"][0], "a");
   EXPECT_EQ(o->imitation, 0.5);
+  EXPECT_EQ(o->model.match_slots, 6);
   // --lr 0 is the random-agent baseline: the schedule must not climb back to --min-lr.
   EXPECT_EQ(o->adamw.lr, 0.0f);
   EXPECT_EQ(o->adamw.min_lr, 0.0f);
@@ -60,6 +61,7 @@ TEST(TrainerOptions, MalformedValuesAreRefusedWithTheFlag) {
            {{"--heads", "3"}, "model"},
            {{"--imitation", "1", "--action", "generate"}, "--imitation"},
            {{"--lm-loss", "0.5", "--action", "generate"}, "--lm-loss"},
+           {{"--match-slots", "4", "--action", "generate"}, "--match-slots"},
            {{"--env", "bandit", "--curriculum", "2"}, "--curriculum"},
            {{"--credits", "15", "--alpha", "1", "--batch-groups", "2", "--group-size", "4"}, "--credits"},
        }) {
@@ -69,7 +71,7 @@ TEST(TrainerOptions, MalformedValuesAreRefusedWithTheFlag) {
     EXPECT_NE(o.status().message().find(flag), std::string::npos) << o.status().message();
   }
   // CLI11's own checks print their message and leave the status's empty.
-  for (const char* flag : {"--alpha", "--curriculum", "--lm-loss"}) {
+  for (const char* flag : {"--alpha", "--curriculum", "--lm-loss", "--match-slots"}) {
     auto range = Parse({flag, "-1"});
     ASSERT_FALSE(range.ok()) << flag;
     EXPECT_EQ(range.status().code(), Code::kInvalidArgument) << flag;
