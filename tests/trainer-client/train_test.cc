@@ -268,6 +268,34 @@ TEST_F(Checkpoints, TruncatedBadMagicAndFlippedBytesAreRefused) {
   EXPECT_EQ(LoadCheckpoint(Path("missing.ckpt")).status().code(), Code::kIoError);
 }
 
+TEST_F(Checkpoints, MatchGainsRoundTripAndOtherMatchSlotsAreRefused) {
+  CpuBackend cpu;
+  ModelConfig config = Small();
+  config.match_slots = 3;
+  auto model = MakeModel(cpu, config, 7, 0.3f);  // gains away from their initial 0
+  AdamW opt(*model, Opt());
+  const std::string bytes = Serialize(Capture(*model, opt, Tokenizer(config.vocab_size)));
+  auto parsed = Parse(bytes);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->config.match_slots, 3);
+  auto resumed = MakeModel(cpu, config, 8);
+  AdamW resumed_opt(*resumed, Opt());
+  Tokenizer tokenizer(config.vocab_size);
+  ASSERT_TRUE(Restore(*parsed, *resumed, resumed_opt, tokenizer).ok());
+  EXPECT_EQ(resumed->MatchGains(), model->MatchGains());
+  EXPECT_NE(model->MatchGains(), std::vector<float>(3, 0.0f));
+
+  auto without = MakeModel(cpu, Small(), 8);
+  AdamW without_opt(*without, Opt());
+  const Status refused = Restore(*parsed, *without, without_opt, tokenizer);
+  EXPECT_NE(refused.message().find("match_slots 3 in the checkpoint, 0 in the model"), std::string::npos)
+      << refused.message();
+  std::string bad = bytes;
+  const int32_t negative = -1;
+  std::memcpy(bad.data() + 52, &negative, sizeof(negative));
+  EXPECT_NE(Parse(bad).status().message().find("match_slots"), std::string::npos) << Parse(bad).status().message();
+}
+
 TEST_F(Checkpoints, RestoreRefusesADifferentConfig) {
   CpuBackend cpu;
   auto model = MakeModel(cpu, Small(), 5);
