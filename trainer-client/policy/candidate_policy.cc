@@ -29,6 +29,14 @@ Status CheckCandidates(const char* what, size_t n, std::span<const int> lengths,
   return Status::Ok();
 }
 
+// f(k) for each slot k < slots whose bit is set in mask: what the gains' forward and backward share.
+template <typename F>
+void ForEachMatchedSlot(uint64_t mask, size_t slots, F f) {
+  for (size_t k = 0; k < slots; k++) {
+    if ((mask >> k) & 1) f(k);
+  }
+}
+
 // scores[c] += the model's match gains of the bits of matches[c]; nothing when matches is empty.
 Status AddMatchGains(const Model& model, std::span<const uint64_t> matches, std::vector<double>& scores) {
   if (matches.empty()) return Status::Ok();
@@ -38,9 +46,7 @@ Status AddMatchGains(const Model& model, std::span<const uint64_t> matches, std:
   }
   const std::vector<float> gains = model.MatchGains();
   for (size_t c = 0; c < scores.size(); c++) {
-    for (size_t k = 0; k < gains.size(); k++) {
-      if ((matches[c] >> k) & 1) scores[c] += static_cast<double>(gains[k]);
-    }
+    ForEachMatchedSlot(matches[c], gains.size(), [&](size_t k) { scores[c] += static_cast<double>(gains[k]); });
   }
   return Status::Ok();
 }
@@ -245,12 +251,11 @@ Status CandidateForward::Backward(std::span<const double> weights_per_candidate,
     }
     if (Status s = model_.Backward(); !s.ok()) return s.WithContext("candidate backward");
   }
-  if (matches_.empty() || model_.config().match_slots == 0) return Status::Ok();
+  if (matches_.empty()) return Status::Ok();
   std::vector<float> gain_grads(static_cast<size_t>(model_.config().match_slots), 0.0f);
   for (size_t c = 0; c < matches_.size(); c++) {
-    for (size_t k = 0; k < gain_grads.size(); k++) {
-      if ((matches_[c] >> k) & 1) gain_grads[k] -= static_cast<float>(weights_per_candidate[c]);
-    }
+    ForEachMatchedSlot(matches_[c], gain_grads.size(),
+                       [&](size_t k) { gain_grads[k] -= static_cast<float>(weights_per_candidate[c]); });
   }
   return model_.AccumulateMatchGainGrads(gain_grads).WithContext("candidate backward");
 }

@@ -163,9 +163,11 @@ Status Model::AccumulateMatchGainGrads(std::span<const float> g) {
                            std::to_string(config_.match_slots) + " match slots");
   }
   if (g.empty()) return Status::Ok();
-  DeviceBuffer staged = backend_.Alloc(g.size_bytes());
-  backend_.Upload(staged.as<float>(), g.data(), g.size_bytes());
-  backend_.Accumulate(grad_tensors_.match_gain, staged.as<float>(), g.size());
+  // K floats through the host: no backend allocation on the learner's per-sample path.
+  std::vector<float> host(g.size());
+  backend_.Download(host.data(), grad_tensors_.match_gain, g.size_bytes());
+  for (size_t k = 0; k < host.size(); k++) host[k] += g[k];
+  backend_.Upload(grad_tensors_.match_gain, host.data(), g.size_bytes());
   return Status::Ok();
 }
 
